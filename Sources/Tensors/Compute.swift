@@ -1,0 +1,54 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// The one thread-count setting of the process, shared by OpenBLAS and our own parallel loops.
+public enum Compute {
+    nonisolated(unsafe) private static var threadCount: Int = defaultThreads
+
+    /// All cores the process may use.
+    public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    public static var threads: Int { threadCount }
+
+    /// Sets the thread count for OpenBLAS and `parallelFor`. Call before starting work.
+    public static func setThreads(_ n: Int) {
+        precondition(n >= 1, "Compute.setThreads: need at least one thread, got \(n)")
+        threadCount = n
+        openblas_set_num_threads(Int32(n))
+    }
+
+    /// Runs `body` over contiguous sub-ranges of `0..<count`, on up to `threads` threads.
+    /// `minChunk` keeps tiny loops on the calling thread: no range is shorter than it unless the
+    /// whole loop is. The ranges are disjoint and cover `0..<count`; `body` may write only to
+    /// memory that belongs to its range.
+    public static func parallelFor(_ count: Int, minChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        let chunks = min(threads, max(1, count / max(1, minChunk)))
+        if chunks == 1 {
+            body(0..<count)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            body(chunkRange(c, of: chunks, count: count))
+        }
+    }
+
+    /// Runs `body(worker, workers)` once on each of `workers` threads, for loops that keep
+    /// per-worker partial sums (gradients of shared weights) and reduce them afterwards.
+    public static func parallelWorkers(_ workers: Int, _ body: (Int) -> Void) {
+        if workers <= 1 {
+            body(0)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    }
+
+    /// The `c`-th of `chunks` near-equal contiguous pieces of `0..<count`.
+    public static func chunkRange(_ c: Int, of chunks: Int, count: Int) -> Range<Int> {
+        let base = count / chunks, extra = count % chunks
+        let start = c * base + min(c, extra)
+        return start..<(start + base + (c < extra ? 1 : 0))
+    }
+}
+

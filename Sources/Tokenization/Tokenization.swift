@@ -1,0 +1,1 @@
+// The Tokenization module: tokenizer.json byte-level BPE.

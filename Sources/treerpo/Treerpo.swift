@@ -1,0 +1,11 @@
+import ArgumentParser
+import Tensors
+
+@main
+struct Treerpo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "treerpo",
+        abstract: "Fine-tune small language models with Tree Relative Policy Optimization.",
+        subcommands: [Bench.self]
+    )
+}
