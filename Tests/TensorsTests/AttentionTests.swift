@@ -1,0 +1,133 @@
+import Testing
+@testable import Tensors
+
+/// A packed tree of 14 tokens: a 4-token prompt, three branches from its last token, and two
+/// children of the first branch (five root-to-leaf paths in all, listed in `paths`).
+enum PackedTree {
+    static let parents = [-1, 0, 1, 2, /* A */ 3, 4, /* B */ 3, 6, 7, /* C */ 3, 9, /* A.1 */ 5, 11, /* A.2 */ 5]
+    static let paths: [[Int]] = [
+        [0, 1, 2, 3, 4, 5, 11, 12],
+        [0, 1, 2, 3, 4, 5, 13],
+        [0, 1, 2, 3, 6, 7, 8],
+        [0, 1, 2, 3, 9, 10],
+    ]
+    /// Token j is visible from i iff some path holds both with j at or before i.
+    static func visible(_ i: Int, _ j: Int) -> Bool {
+        paths.contains { path in
+            guard let pi = path.firstIndex(of: i), let pj = path.firstIndex(of: j) else { return false }
+            return pj <= pi
+        }
+    }
+}
+
+/// Attention: Float32 dot products over headDim and softmax over the span: atol 2e-5.
+@Suite struct AttentionTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        var tokens: Int, qHeads: Int, kvHeads: Int, headDim: Int
+        var testDescription: String { "T\(tokens) q\(qHeads) kv\(kvHeads) d\(headDim)" }
+    }
+
+    static let cases = [
+        Case(tokens: 1, qHeads: 1, kvHeads: 1, headDim: 1),
+        Case(tokens: 7, qHeads: 4, kvHeads: 4, headDim: 8),
+        Case(tokens: 33, qHeads: 6, kvHeads: 2, headDim: 16),   // grouped-query: 3 q heads per kv head
+        Case(tokens: 257, qHeads: 3, kvHeads: 1, headDim: 33),  // multi-query, odd head size
+    ]
+
+    func inputs(_ c: Case, seed: UInt64) throws -> (q: Tensor, k: Tensor, v: Tensor, dOut: Tensor) {
+        var rng = TestRNG(seed: seed)
+        return (try Tensor(shape: [c.tokens, c.qHeads, c.headDim], scalars: rng.floats(c.tokens * c.qHeads * c.headDim, scale: 2)),
+                try Tensor(shape: [c.tokens, c.kvHeads, c.headDim], scalars: rng.floats(c.tokens * c.kvHeads * c.headDim, scale: 2)),
+                try Tensor(shape: [c.tokens, c.kvHeads, c.headDim], scalars: rng.floats(c.tokens * c.kvHeads * c.headDim)),
+                try Tensor(shape: [c.tokens, c.qHeads, c.headDim], scalars: rng.floats(c.tokens * c.qHeads * c.headDim)))
+    }
+
+    func check(_ c: Case, mask: AttentionMask, visible: (Int, Int) -> Bool, seed: UInt64, label: String) throws {
+        let (q, k, v, dOut) = try inputs(c, seed: seed)
+        let scale = Attention.defaultScale(headDim: c.headDim)
+        let (out, lse) = try Attention.forward(q: q, k: k, v: v, mask: mask)
+        let ref = Reference.attention(q: q.scalars.doubles, k: k.scalars.doubles, v: v.scalars.doubles, tokens: c.tokens,
+                                      qHeads: c.qHeads, kvHeads: c.kvHeads, headDim: c.headDim, visible: visible, scale: Double(scale))
+        expectClose(out.scalars, ref, atol: 2e-5, rtol: 1e-4, "\(label) forward \(c.testDescription)")
+        let (dq, dk, dv) = try Attention.backward(dOut, q: q, k: k, v: v, out: out, lse: lse, mask: mask)
+        let rb = Reference.attentionBackward(dOut.scalars.doubles, q: q.scalars.doubles, k: k.scalars.doubles, v: v.scalars.doubles,
+                                             tokens: c.tokens, qHeads: c.qHeads, kvHeads: c.kvHeads, headDim: c.headDim,
+                                             visible: visible, scale: Double(scale))
+        expectClose(dq.scalars, rb.dq, atol: 2e-5, rtol: 1e-4, "\(label) dq \(c.testDescription)")
+        expectClose(dk.scalars, rb.dk, atol: 5e-5, rtol: 1e-4, "\(label) dk \(c.testDescription)")
+        expectClose(dv.scalars, rb.dv, atol: 5e-5, rtol: 1e-4, "\(label) dv \(c.testDescription)")
+    }
+
+    @Test(arguments: cases)
+    func causalMatchesReference(c: Case) throws {
+        try check(c, mask: .causal(count: c.tokens), visible: { $1 <= $0 }, seed: UInt64(c.tokens), label: "causal")
+    }
+
+    @Test(arguments: [Case(tokens: 14, qHeads: 4, kvHeads: 2, headDim: 8), Case(tokens: 14, qHeads: 3, kvHeads: 3, headDim: 5)])
+    func treeMaskMatchesReference(c: Case) throws {
+        let mask = try AttentionMask(parents: PackedTree.parents)
+        for i in 0..<c.tokens {
+            for j in 0..<c.tokens { #expect(mask.allows(query: i, key: j) == PackedTree.visible(i, j), "mask (\(i), \(j))") }
+        }
+        try check(c, mask: mask, visible: PackedTree.visible, seed: 99, label: "tree")
+    }
+
+    /// The point of the tree mask: one pass over the packed tree gives every token the output
+    /// that plain causal attention over its own root-to-leaf path gives it.
+    @Test func packedTreeEqualsCausalAttentionPerPath() throws {
+        let c = Case(tokens: 14, qHeads: 4, kvHeads: 2, headDim: 8)
+        let (q, k, v, _) = try inputs(c, seed: 5)
+        let (packed, _) = try Attention.forward(q: q, k: k, v: v, mask: AttentionMask(parents: PackedTree.parents))
+        func rows(_ t: Tensor, _ path: [Int]) throws -> Tensor {
+            let width = t.shape[1] * t.shape[2]
+            return try Tensor(shape: [path.count, t.shape[1], t.shape[2]], scalars: path.flatMap { t.scalars[$0 * width..<($0 + 1) * width] })
+        }
+        for path in PackedTree.paths {
+            let (alone, _) = try Attention.forward(q: rows(q, path), k: rows(k, path), v: rows(v, path), mask: .causal(count: path.count))
+            expectClose(try rows(packed, path).scalars, alone.scalars.doubles, atol: 1e-6, rtol: 1e-6, "path \(path)")
+        }
+    }
+
+    @Test func referenceBackwardMatchesFiniteDifferences() throws {
+        let c = Case(tokens: 6, qHeads: 2, kvHeads: 1, headDim: 3)
+        var rng = TestRNG(seed: 77)
+        let q = rng.floats(c.tokens * c.qHeads * c.headDim).doubles, k = rng.floats(c.tokens * c.kvHeads * c.headDim).doubles
+        let v = rng.floats(c.tokens * c.kvHeads * c.headDim).doubles, w = rng.floats(q.count).doubles
+        let visible: (Int, Int) -> Bool = { i, j in j <= i && !(i == 4 && j == 2) }  // an irregular mask
+        func f(_ q: [Double], _ k: [Double], _ v: [Double]) -> [Double] {
+            Reference.attention(q: q, k: k, v: v, tokens: c.tokens, qHeads: c.qHeads, kvHeads: c.kvHeads, headDim: c.headDim, visible: visible, scale: 0.7)
+        }
+        let g = Reference.attentionBackward(w, q: q, k: k, v: v, tokens: c.tokens, qHeads: c.qHeads, kvHeads: c.kvHeads, headDim: c.headDim, visible: visible, scale: 0.7)
+        expectClose(g.dq, finiteDifferenceGradient(q, weights: w) { f($0, k, v) }, atol: 1e-8, rtol: 1e-6, "FD dq")
+        expectClose(g.dk, finiteDifferenceGradient(k, weights: w) { f(q, $0, v) }, atol: 1e-8, rtol: 1e-6, "FD dk")
+        expectClose(g.dv, finiteDifferenceGradient(v, weights: w) { f(q, k, $0) }, atol: 1e-8, rtol: 1e-6, "FD dv")
+    }
+
+    @Test func oneThreadAndAllThreadsAgree() throws {
+        threadSettingLock.lock()
+        defer { Compute.setThreads(Compute.defaultThreads); threadSettingLock.unlock() }
+        let c = Case(tokens: 65, qHeads: 4, kvHeads: 2, headDim: 16)
+        let (q, k, v, dOut) = try inputs(c, seed: 12)
+        func run() throws -> [Float] {
+            let (out, lse) = try Attention.forward(q: q, k: k, v: v, mask: .causal(count: c.tokens))
+            let g = try Attention.backward(dOut, q: q, k: k, v: v, out: out, lse: lse, mask: .causal(count: c.tokens))
+            return out.scalars + g.dq.scalars + g.dk.scalars + g.dv.scalars
+        }
+        Compute.setThreads(1)
+        let one = try run()
+        Compute.setThreads(max(2, Compute.defaultThreads))
+        expectClose(try run(), one.doubles, atol: 1e-6, rtol: 1e-6, "threads 1 vs many")
+    }
+
+    @Test func badInputIsNamed() throws {
+        #expect(throws: TensorError.self) { try AttentionMask(parents: [-1, 1]) }
+        #expect(throws: TensorError.self) { try AttentionMask(parents: [0]) }
+        let e = #expect(throws: TensorError.self) {
+            try Attention.forward(q: Tensor(zeros: [3, 3, 4]), k: Tensor(zeros: [3, 2, 4]), v: Tensor(zeros: [3, 2, 4]), mask: .causal(count: 3))
+        }
+        #expect(e?.message == "query heads (3) must be a multiple of key/value heads (2); q [3, 3, 4], k [3, 2, 4]")
+        #expect(throws: TensorError.self) {
+            try Attention.forward(q: Tensor(zeros: [3, 2, 4]), k: Tensor(zeros: [3, 2, 4]), v: Tensor(zeros: [3, 2, 4]), mask: .causal(count: 4))
+        }
+    }
+}
