@@ -398,8 +398,10 @@ def analyze_graph(onnx_path, state, aliases=None):
             continue
         hfname = r["hf"][0]
         nm = r["name"]
-        if nm in state or nm in (aliases or {}):
+        if nm in state:
             naming = "HF name"
+        elif nm in (aliases or {}):
+            naming = f"HF tied-alias name {nm}"
         elif nm.startswith("onnx::"):
             naming = "anonymous onnx::<Op>_NNN"
         elif nm.startswith("val_"):
@@ -532,7 +534,9 @@ def compare_cases(sess, model, inputs, half=False):
     res = {}
     for case in ("main", "short", "padded"):
         ids, mask = inputs[case]
-        pos = position_ids_for(mask) if case == "padded" else None
+        # position_ids only where the graph takes them; otherwise both sides use arange positions
+        has_pos = "position_ids" in [i.name for i in sess.get_inputs()]
+        pos = position_ids_for(mask) if has_pos else None
         try:
             o = ort_logits(sess, ids, mask)["logits"]
         except Exception as e:  # noqa: BLE001
@@ -645,8 +649,10 @@ def build_reference(name, family, style, exporter, vers, cases, analysis, extra_
     )
     extra = []
     for case, desc in (("short", "batch 1 x 5 tokens (checks dynamic axes)"),
-                       ("padded", "batch 2 x 6, row 1 left-padded by 2 (pad id 0, attention_mask 0); "
-                                  "torch run with position_ids = cumsum(mask)-1")):
+                       ("padded", "batch 2 x 6, row 1 left-padded by 2 (pad id 0, attention_mask 0). If the graph "
+                                  "has a position_ids input it is fed cumsum(mask)-1 (pads: 1) and torch gets the same; "
+                                  "otherwise neither side gets position_ids (positions 0..5 on both rows). "
+                                  "Compared on non-pad positions only.")):
         c = cases.get(case)
         if c is None:
             continue
@@ -772,7 +778,10 @@ def run_main(args, out, manifest):
                 fp16 = dict(logits_torch_fp32=round7(t32),
                             max_abs_diff_vs_torch_fp32=float(np.abs(o - t32).max()))
             (d / "config.json").write_text((hf_dir / "config.json").read_text())
-            analysis = analyze_graph(d / "model.onnx", state, aliases)
+            if mdl is not model:   # fp16: match against the half-precision weights
+                analysis = analyze_graph(d / "model.onnx", *hf_state(mdl))
+            else:
+                analysis = analyze_graph(d / "model.onnx", state, aliases)
             ref = build_reference(name, family, style, exporter, vers, cases, analysis, notes, fp16)
             write_reference(d, ref)
             manifest_add(manifest, d, family, style, exporter, ref)
@@ -837,7 +846,8 @@ def run_optimum_worker(args):
             except Exception as e:  # noqa: BLE001
                 cases[case] = dict(error=f"{type(e).__name__}: {str(e)[:300]}")
                 continue
-            t = torch_logits(model, ids, mask, position_ids=position_ids_for(mask))
+            has_pos = "position_ids" in [i.name for i in sess.get_inputs()]
+            t = torch_logits(model, ids, mask, position_ids=position_ids_for(mask) if has_pos else None)
             cases[case] = dict(ort=o, torch=t, diff=float(np.abs(o - t).max()))
         exporter = dict(name=style, call=f"optimum.exporters.onnx.main_export(model_name_or_path=<{family}-hf>, "
                                          f"task={task!r}, device='cpu')")
