@@ -111,6 +111,13 @@ def make_tiny():
     model = helper.make_model(graph, producer_name="make_modelfiles_fixtures",
                               opset_imports=[helper.make_opsetid("", 18), helper.make_opsetid("com.microsoft", 1)])
     model.ir_version = 9
+    # Fields our tools/onnx.proto leaves out on purpose: they must survive a Swift round trip as
+    # unknown fields (ModelProto.configuration = 26, GraphProto.quantization_annotation = 14,
+    # NodeProto.device_configurations = 10).
+    model.configuration.add(name="mesh", num_devices=2, device=["cpu0", "cpu1"])
+    graph_ann = model.graph.quantization_annotation.add(tensor_name="w_raw")
+    graph_ann.quant_parameter_tensor_names.add(key="SCALE_TENSOR", value="w_float_data")
+    model.graph.node[-1].device_configurations.add(configuration_id="mesh", pipeline_stage=1)
     onnx.save(model, os.path.join(OUT, "tiny.onnx"))
     constants = {
         "c_tensor": {"dims": [1, 2], "floats": [1.0, 2.0]},
