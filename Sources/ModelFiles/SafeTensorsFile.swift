@@ -172,8 +172,10 @@ public struct SafeTensorsFile: Sendable {
         guard begin >= 0, end >= begin, end <= Int64(dataSize) else {
             throw fail("data_offsets", "expected 0 <= begin <= end <= \(dataSize) (data area size), found [\(begin), \(end)]", .outOfBounds)
         }
-        guard let size = elementCount(shape, elementSize: dtype.byteSize), Int64(size) == end - begin else {
-            throw fail("data_offsets", "expected \(dtype.rawValue) \(shape) to take product(shape) * \(dtype.byteSize) bytes, found \(end - begin)", .outOfBounds)
+        let size = elementCount(shape, elementSize: dtype.byteSize)
+        guard let size, Int64(size) == end - begin else {
+            let expected = size.map { "\($0) bytes" } ?? "a size that fits in Int"
+            throw fail("data_offsets", "expected \(dtype.rawValue) \(shape) to take \(expected) (product(shape) * \(dtype.byteSize)), found \(end - begin)", .outOfBounds)
         }
         return Entry(name: name, dtype: dtype, shape: shape, dataOffsets: Int(begin)..<Int(end))
     }

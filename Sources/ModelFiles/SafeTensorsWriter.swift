@@ -15,9 +15,11 @@ public enum SafeTensorsWriter {
 
         /// Throws when `data.count` is not product(shape) * dtype size.
         public init(name: String, dtype: SafeTensorsDType, shape: [Int], data: Data) throws {
-            guard let size = elementCount(shape, elementSize: dtype.byteSize), size == data.count else {
+            let size = elementCount(shape, elementSize: dtype.byteSize)
+            guard size == data.count else {
+                let expected = size.map { "\($0) bytes" } ?? "a size that fits in Int"
                 throw ModelFileError(.malformed, file: "<safetensors writer>", subject: "tensor '\(name)'",
-                                     "expected \(dtype.rawValue) \(shape) to have product(shape) * \(dtype.byteSize) bytes, found \(data.count)")
+                                     "expected \(dtype.rawValue) \(shape) to have \(expected) (product(shape) * \(dtype.byteSize)), found \(data.count)")
             }
             self.name = name
             self.dtype = dtype
