@@ -96,9 +96,7 @@ def make_tiny():
         helper.make_node("Constant", [], ["c_int"], name="const_int", value_int=-3),
         helper.make_node("Constant", [], ["c_floats"], name="const_floats", value_floats=[1.5, 2.5]),
         helper.make_node("Constant", [], ["c_ints"], name="const_ints", value_ints=[4, 5, 6]),
-        helper.make_node("Gemm", ["x", "w_raw"], ["y"], name="gemm", alpha=0.5, transB=0,
-                         # free-form string attribute, to test attribute lookup by name
-                         ),
+        helper.make_node("Gemm", ["x", "w_raw"], ["y"], name="gemm", alpha=0.5, transB=0),
     ]
     gemm = nodes[-1]
     gemm.metadata_props.add(key="pkg.torch.onnx.name_scopes", value="['', 'layers.0', 'mlp']")
