@@ -1,1 +1,0 @@
-// The ModelFiles module: ONNX (protobuf), safetensors and Hugging Face config.json, read and write.
