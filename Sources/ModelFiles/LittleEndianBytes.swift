@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// Element types that appear as fixed-width little-endian bytes in ONNX raw_data, ONNX external
 /// data and safetensors. One enum for both formats: each format maps its own type tags here.

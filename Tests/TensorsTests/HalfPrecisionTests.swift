@@ -9,6 +9,8 @@ import Testing
             (Float.infinity, 0x7C00), (-Float.infinity, 0xFC00),
             (5.960_464_5e-8, 0x0001),    // smallest subnormal
             (6.103_515_6e-5, 0x0400),    // smallest normal
+            (6.097_555e-5, 0x03FF),      // largest subnormal
+            (1e-9, 0x0000),              // underflows to zero
             (65520, 0x7C00),             // rounds up to infinity
             (1 + 1.0 / 2048, 0x3C00),    // a tie rounds to even (down)
             (1 + 3.0 / 2048, 0x3C02),    // a tie rounds to even (up)
@@ -16,7 +18,7 @@ import Testing
         for (value, bits) in cases {
             #expect(HalfPrecision.float16Bits(from: value) == bits, "fp16 of \(value)")
         }
-        for (value, bits) in cases where value != 65520 && value != 1 + 1.0 / 2048 && value != 1 + 3.0 / 2048 {
+        for (value, bits) in cases where value != 65520 && value != 1e-9 && value != 1 + 1.0 / 2048 && value != 1 + 3.0 / 2048 {
             #expect(HalfPrecision.float(fromFloat16Bits: bits) == value, "fp16 bits \(bits)")
         }
         #expect(HalfPrecision.float(fromFloat16Bits: 0x7E00).isNaN)
