@@ -11,6 +11,7 @@ Writes into Tests/TokenizationTests/Fixtures/:
     ids_with_special      encode(text, add_special_tokens=True).ids   (post-processor applied)
     decoded               decode(ids_with_special, skip_special_tokens=False)
     decoded_skip_special  decode(ids_with_special, skip_special_tokens=True)
+    pretokens             normalizer + pre-tokenizer words of the whole text (byte-level form)
 
 Tokenizers:
   gpt2         ByteLevel pre-tokenizer (GPT-2 regex, add_prefix_space=false), merges as ["a","b"] pairs
@@ -25,6 +26,7 @@ Deterministic: training on a fixed corpus with one thread gives the same files e
 """
 import json
 import os
+import random
 import sys
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
@@ -146,7 +148,7 @@ GOLDEN_TEXTS = [
     "hello world single_word",
     "helloworld",
     "xsingle_word single_words _single_word single_word. (single_word)",
-    "it'ſ IT'ſ long s",
+    "it'ſ IT'ſ long s x'ſx x'Sx x'LLx",
     "a\u00a0b non-breaking space",
     "a\u3000b ideographic space",
     "a\u2028b line separator",
@@ -161,6 +163,25 @@ GOLDEN_TEXTS = [
     "A somewhat longer paragraph that mixes English, numbers like 31337 and 42, punctuation (lots of it!), "
     "and a little café française — with an em dash — plus 中文 and emoji 🎉 at the end.",
 ]
+
+# Random strings over the code points where the scanners' alternatives meet (space before letter,
+# whitespace runs before CR/LF, apostrophes, digits of every kind, marks, ZWJ emoji, added tokens),
+# from a fixed seed so the file is stable.
+FUZZ_POOL = [
+    " ", " ", " ", "  ", "\t", "\n", "\r", "\r\n", "\u00a0", "\u3000", "\u2028", "\u0085", "\u000b",
+    "a", "b", "Z", "é", "ß", "ſ", "ǅ", "ª", "'", "'", "s", "t", "re", "VE", "ll", "D", "m",
+    "0", "7", "42", "٣", "½", "Ⅻ", "²", "!", ".", "-", "(", "_", "\u0301", "\u200b", "\u200d",
+    "😀", "🏽", "\ufe0f", "🇫", "中", "語", "ё", "<|im_end|>", "<|endoftext|>", "<mask>", "single_word",
+    "Ångström", "A\u030angstro\u0308m", "<|begin_of_text|>",
+]
+
+
+def fuzz_texts(count=150, seed=1234):
+    rng = random.Random(seed)
+    return ["".join(rng.choice(FUZZ_POOL) for _ in range(rng.randint(1, 24))) for _ in range(count)]
+
+
+GOLDEN_TEXTS += fuzz_texts()
 
 
 def base_bpe(ignore_merges=False):
@@ -252,6 +273,13 @@ def build_llama3():
     return merges_as_strings(data)
 
 
+def pretokens(tok, text):
+    """Words from normalizer + pre-tokenizer alone (added tokens not split out): ids hide a wrong
+    split wherever no merge crosses it, these do not."""
+    normalized = tok.normalizer.normalize_str(text) if tok.normalizer else text
+    return [w for w, _ in tok.pre_tokenizer.pre_tokenize_str(normalized)]
+
+
 def write(name, data):
     path = os.path.join(OUT, f"{name}.tokenizer.json")
     text = json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
@@ -269,12 +297,17 @@ def write(name, data):
             "ids_with_special": full,
             "decoded": tok.decode(full, skip_special_tokens=False),
             "decoded_skip_special": tok.decode(full, skip_special_tokens=True),
+            "pretokens": pretokens(tok, t),
         })
     golden = {"tokenizer": f"{name}.tokenizer.json", "library": f"tokenizers {tokenizers.__version__}",
               "vocab_size": tok.get_vocab_size(with_added_tokens=True), "cases": cases}
     gpath = os.path.join(OUT, f"{name}.golden.json")
     with open(gpath, "w", encoding="utf-8") as f:
-        f.write(json.dumps(golden, ensure_ascii=False, indent=1) + "\n")
+        # One case per line: small, and a regenerated file diffs case by case.
+        head = {k: v for k, v in golden.items() if k != "cases"}
+        f.write(json.dumps(head, ensure_ascii=False)[:-1] + ', "cases": [\n')
+        f.write(",\n".join(json.dumps(c, ensure_ascii=False) for c in cases))
+        f.write("\n]}\n")
     merges = data["model"]["merges"]
     fmt = "pairs" if merges and isinstance(merges[0], list) else "strings"
     print(f"wrote {os.path.relpath(path, ROOT)} ({os.path.getsize(path)} bytes, vocab {tok.get_vocab_size()}, "

@@ -129,6 +129,16 @@ public final class Tokenizer: Sendable {
         for word in words where !word.isEmpty { model.encode(word, into: &ids) }
     }
 
+    /// Words from the normalizer and pre-tokenizer alone (added tokens not split out), as strings in
+    /// the form the model sees; for tests against the library's `pre_tokenize_str`.
+    func preTokenize(_ text: String) -> [String] {
+        let normalized = normalizer?.apply(text) ?? text
+        let scalars = Array(normalized.unicodeScalars)
+        var words: [ArraySlice<Unicode.Scalar>] = scalars.isEmpty ? [] : [scalars[...]]
+        preTokenizer?.apply(&words)
+        return words.map { String(String.UnicodeScalarView($0)) }
+    }
+
     /// Text of `ids`; unknown ids are skipped, as are added tokens marked special when `skipSpecialTokens`.
     public func decode(_ ids: [Int], skipSpecialTokens: Bool = false) -> String {
         var bytes: [UInt8] = []

@@ -10,6 +10,7 @@ struct Golden: Decodable {
         var ids_with_special: [Int]
         var decoded: String
         var decoded_skip_special: String
+        var pretokens: [String]
     }
     var tokenizer: String
     var library: String
@@ -49,6 +50,21 @@ func loadFixture(_ name: String) throws -> (Tokenizer, Golden) {
                 \(name): encode(\(c.text.debugDescription))
                   swift:     \(full)
                   reference: \(c.ids_with_special)
+                \(regenerate)
+                """)
+        }
+    }
+
+    /// Catches a wrong split even where no merge crosses it (which the ids alone would not show).
+    @Test(arguments: fixtureNames)
+    func preTokensMatchReference(name: String) throws {
+        let (tokenizer, golden) = try loadFixture(name)
+        for c in golden.cases {
+            let words = tokenizer.preTokenize(c.text)
+            #expect(words == c.pretokens, """
+                \(name): pre-tokenize(\(c.text.debugDescription))
+                  swift:     \(words)
+                  reference: \(c.pretokens)
                 \(regenerate)
                 """)
         }
