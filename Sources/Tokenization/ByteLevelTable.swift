@@ -34,7 +34,7 @@ enum ByteLevelTable {
     }
 
     /// Appends the byte-level form of `scalars`' UTF-8 bytes, one code point per byte.
-    static func map<S: Sequence>(_ scalars: S, into out: inout [Unicode.Scalar]) where S.Element == Unicode.Scalar {
+    static func map(_ scalars: ArraySlice<Unicode.Scalar>, into out: inout [Unicode.Scalar]) {
         let table = byteToScalar
         for scalar in scalars {
             if scalar.value < 0x80 {

@@ -90,7 +90,7 @@ private struct Scanner {
     /// `\s+(?!\S)|\s+` at a whitespace code point: the whole run when it ends the text, else the run
     /// minus its last code point (which then prefixes the next word), but never less than one.
     func whitespaceMatch(at i: Int) -> Int {
-        let k = run(from: i) { $0.contains(.space) }
+        let k = run(from: i) { $0.has(.space) }
         if k == end || k - i == 1 { return k }
         return k - 1
     }
@@ -100,8 +100,8 @@ private struct Scanner {
         // ` ?\p{L}+`, ` ?\p{N}+`, ` ?[^\s\p{L}\p{N}]+`: the class after an optional ASCII space decides.
         let j = (text[i] == " " && i + 1 < end) ? i + 1 : i
         let c = cls(j)
-        if c.contains(.letter) { return run(from: j) { $0.contains(.letter) } }
-        if c.contains(.number) { return run(from: j) { $0.contains(.number) } }
+        if c.has(.letter) { return run(from: j) { $0.has(.letter) } }
+        if c.has(.number) { return run(from: j) { $0.has(.number) } }
         if c.isOther { return run(from: j) { $0.isOther } }
         return whitespaceMatch(at: i)
     }
@@ -110,26 +110,26 @@ private struct Scanner {
         if let e = contraction(at: i, ignoreCase: true) { return e }
         let c = cls(i)
         // `[^\r\n\p{L}\p{N}]?\p{L}+`
-        if c.contains(.letter) { return run(from: i) { $0.contains(.letter) } }
-        if !c.contains(.newline) && !c.contains(.number) && i + 1 < end && cls(i + 1).contains(.letter) {
-            return run(from: i + 1) { $0.contains(.letter) }
+        if c.has(.letter) { return run(from: i) { $0.has(.letter) } }
+        if !c.has(.newline) && !c.has(.number) && i + 1 < end && cls(i + 1).has(.letter) {
+            return run(from: i + 1) { $0.has(.letter) }
         }
         // `\p{N}{1,maxDigits}`
-        if c.contains(.number) {
+        if c.has(.number) {
             var j = i
-            while j < end && j - i < maxDigits && cls(j).contains(.number) { j += 1 }
+            while j < end && j - i < maxDigits && cls(j).has(.number) { j += 1 }
             return j
         }
         // ` ?[^\s\p{L}\p{N}]+[\r\n]*`
         let j = (text[i] == " " && i + 1 < end && cls(i + 1).isOther) ? i + 1 : i
         if cls(j).isOther {
             let k = run(from: j) { $0.isOther }
-            return run(from: k) { $0.contains(.newline) }
+            return run(from: k) { $0.has(.newline) }
         }
         // `\s*[\r\n]+`: up to and including the last CR/LF of the whitespace run.
-        let k = run(from: i) { $0.contains(.space) }
+        let k = run(from: i) { $0.has(.space) }
         var last = k - 1
-        while last >= i && !cls(last).contains(.newline) { last -= 1 }
+        while last >= i && !cls(last).has(.newline) { last -= 1 }
         if last >= i { return last + 1 }
         return whitespaceMatch(at: i)
     }
