@@ -1,1 +1,0 @@
-// The Tokenization module: tokenizer.json byte-level BPE.
