@@ -32,10 +32,14 @@ let package = Package(
         .target(
             name: "Tokenization"
         ),
+        .target(
+            name: "Transformer",
+            dependencies: ["Tensors", "ModelFiles"]
+        ),
         .executableTarget(
             name: "treerpo",
             dependencies: [
-                "Tensors", "ModelFiles", "Tokenization",
+                "Tensors", "ModelFiles", "Tokenization", "Transformer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -47,6 +51,10 @@ let package = Package(
             name: "ModelFilesTests",
             dependencies: ["ModelFiles"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "TransformerTests",
+            dependencies: ["Transformer"]
         ),
         .testTarget(
             name: "TokenizationTests",

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Pointwise activations, forward and backward. Backward forms accumulate (`+=`) into dx.
-public enum Activation: String, Sendable, CaseIterable {
+public enum Activation: String, Sendable, CaseIterable, Codable {
     /// x * sigmoid(x)
     case silu
     /// 0.5 x (1 + erf(x / sqrt 2)), the exact form (`gelu` in transformers)

@@ -1,0 +1,12 @@
+import Foundation
+
+/// The committed fixture models (`Fixtures/models/`, made by `tools/make_onnx_fixtures.py`).
+enum FixtureModels {
+    static let root = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/models")
+
+    static func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
+
+    static let regenerate = "regenerate with: python tools/make_onnx_fixtures.py"
+}
