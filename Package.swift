@@ -36,10 +36,14 @@ let package = Package(
             name: "Transformer",
             dependencies: ["Tensors", "ModelFiles"]
         ),
+        .target(
+            name: "Sampling",
+            dependencies: ["Transformer", "Tensors"]
+        ),
         .executableTarget(
             name: "treerpo",
             dependencies: [
-                "Tensors", "ModelFiles", "Tokenization", "Transformer",
+                "Tensors", "ModelFiles", "Tokenization", "Transformer", "Sampling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,7 +58,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TransformerTests",
-            dependencies: ["Transformer"]
+            dependencies: ["Transformer", "Sampling", "Tokenization"]
         ),
         .testTarget(
             name: "TokenizationTests",

@@ -1,0 +1,1 @@
+// The Sampling module: logit processors, seeded RNG, batched decoding (and later the tree sampler).
