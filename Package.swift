@@ -40,10 +40,14 @@ let package = Package(
             name: "Sampling",
             dependencies: ["Transformer", "Tensors"]
         ),
+        .target(
+            name: "TreeRPO",
+            dependencies: ["Sampling", "Transformer", "Tokenization", "Tensors", "ModelFiles"]
+        ),
         .executableTarget(
             name: "treerpo",
             dependencies: [
-                "Tensors", "ModelFiles", "Tokenization", "Transformer", "Sampling",
+                "Tensors", "ModelFiles", "Tokenization", "Transformer", "Sampling", "TreeRPO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -59,6 +63,10 @@ let package = Package(
         .testTarget(
             name: "TransformerTests",
             dependencies: ["Transformer", "Sampling", "Tokenization"]
+        ),
+        .testTarget(
+            name: "TreeRPOTests",
+            dependencies: ["TreeRPO"]
         ),
         .testTarget(
             name: "TokenizationTests",
