@@ -81,3 +81,96 @@ extension Tensor {
 
 /// Stands in for the storage of an empty array, whose base address may be nil.
 nonisolated(unsafe) private let emptyStorage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+
+extension VectorMath {
+    /// e^x for 8 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
+    /// (relative error about 1e-7, i.e. about one Float32 ulp), times 2^n built in the exponent
+    /// bits. Inputs below -87.3 (including -inf) give 0; above 88.7 give +inf.
+    @inline(__always)
+    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let clamped = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.7))
+        // Adding 1.5 * 2^23 rounds to an integer (nearest even) held in the low mantissa bits:
+        // both the rounding and the float-to-int conversion without a per-lane call.
+        let magic = SIMD8<Float>(repeating: 12_582_912)
+        let shifted = clamped * 1.442_695_04 + magic
+        let n = shifted - magic
+        // ln 2 split in two so that n * ln2Hi is exact.
+        let r = clamped - n * 0.693_359_375 - n * -2.121_944_4e-4
+        var p = SIMD8<Float>(repeating: 1.0 / 720)
+        p = p * r + 1.0 / 120
+        p = p * r + 1.0 / 24
+        p = p * r + 1.0 / 6
+        p = p * r + 0.5
+        p = p * r + 1
+        p = p * r + 1
+        // 2^n: (n + 127) << 23, with n = bits(shifted) - bits(magic).
+        let bits = (unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
+        var result = p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+        result.replace(with: 0, where: x .< -87.3)
+        result.replace(with: .infinity, where: x .> 88.7)
+        return result
+    }
+
+    /// x[i] = e^(x[i] - shift); returns the sum of the new values.
+    @inline(__always)
+    static func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeMutableRawPointer(x)
+        let s = SIMD8<Float>(repeating: shift)
+        while i + 8 <= n {
+            let e = exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
+            raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            acc += e
+            i += 8
+        }
+        var total = acc.sum()
+        while i < n {
+            var tail = SIMD8<Float>(repeating: -.infinity)
+            let count = Swift.min(8, n - i)
+            for j in 0..<count { tail[j] = x[i + j] - shift }
+            let e = exp(tail)
+            for j in 0..<count { x[i + j] = e[j] }
+            total += e.sum()
+            i += count
+        }
+        return total
+    }
+
+    /// sum_i e^(x[i] - shift), leaving x unchanged.
+    @inline(__always)
+    static func sumExpShifted(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+        var acc = SIMD8<Float>()
+        var i = 0
+        let raw = UnsafeRawPointer(x)
+        let s = SIMD8<Float>(repeating: shift)
+        while i + 8 <= n {
+            acc += exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
+            i += 8
+        }
+        if i < n {
+            var tail = SIMD8<Float>(repeating: -.infinity)
+            for j in 0..<(n - i) { tail[j] = x[i + j] - shift }
+            acc += exp(tail)
+        }
+        return acc.sum()
+    }
+
+    /// max_i x[i] with SIMD lanes (n >= 1).
+    @inline(__always)
+    static func maxSIMD(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var i = 0
+        var m = SIMD8<Float>(repeating: -.infinity)
+        let raw = UnsafeRawPointer(x)
+        while i + 8 <= n {
+            m = pointwiseMax(m, raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            i += 8
+        }
+        var result = m.max()
+        while i < n {
+            if x[i] > result { result = x[i] }
+            i += 1
+        }
+        return result
+    }
+}

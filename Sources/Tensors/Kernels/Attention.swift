@@ -17,98 +17,119 @@ public enum Attention {
         var kvStride: Int { kvHeads * headDim }
     }
 
+    /// Per query head h (kv head g): S = scale Q_h K_g^T `[tokens, tokens]` by one GEMM, the mask
+    /// and softmax row by row, then O_h = P V_g by a second GEMM. The GEMMs also compute the
+    /// masked-out half of a causal S (twice the flops of a triangular loop), which the BLAS
+    /// speed pays for many times over; rows are processed in parallel, GEMMs use BLAS threads.
     public static func forward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
         shape s: Shape, mask: AttentionMask, scale: Float
     ) {
-        let maxSpan = mask.maxDepth
+        let t = s.tokens
+        guard t > 0 else { return }
+        let probs = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
+        defer { probs.deallocate() }
         mask.parents.withUnsafeBufferPointer { parents in
-            // Later tokens of a causal mask cost more: many small chunks keep both threads busy.
-            let chunks = min(s.tokens, Compute.threads * 8)
-            Compute.parallelFor(chunks) { chunkRange in
-                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxSpan))
-                let keys = UnsafeMutablePointer<Int>.allocate(capacity: max(1, maxSpan))
-                defer { scores.deallocate(); keys.deallocate() }
-                for chunk in chunkRange {
-                    for i in Compute.chunkRange(chunk, of: chunks, count: s.tokens) {
+            for h in 0..<s.qHeads {
+                let g = h / s.group
+                Gemm.strided(transposeA: false, transposeB: true, m: t, n: t, k: s.headDim, alpha: scale,
+                             a: q + h * s.headDim, lda: s.qStride, b: k + g * s.headDim, ldb: s.kvStride,
+                             c: probs, ldc: t)
+                Compute.parallelFor(t, minChunk: max(1, 4096 / t)) { rows in
+                    let keys = UnsafeMutablePointer<Int>.allocate(capacity: mask.maxDepth)
+                    let values = UnsafeMutablePointer<Float>.allocate(capacity: mask.maxDepth)
+                    defer { keys.deallocate(); values.deallocate() }
+                    for i in rows {
                         let n = chain(from: i, parents: parents, into: keys)
-                        for h in 0..<s.qHeads {
-                            let qi = q + i * s.qStride + h * s.headDim
-                            let kvOffset = (h / s.group) * s.headDim
-                            var m = -Float.infinity
-                            for j in 0..<n {
-                                let sc = scale * VectorMath.dot(qi, k + keys[j] * s.kvStride + kvOffset, s.headDim)
-                                scores[j] = sc
-                                m = Swift.max(m, sc)
-                            }
-                            var sum: Float = 0
-                            for j in 0..<n {
-                                scores[j] = exp(scores[j] - m)
-                                sum += scores[j]
-                            }
-                            let oi = out + i * s.qStride + h * s.headDim
-                            oi.initialize(repeating: 0, count: s.headDim)
-                            let inv = 1 / sum
-                            for j in 0..<n {
-                                VectorMath.axpy(scores[j] * inv, v + keys[j] * s.kvStride + kvOffset, oi, s.headDim)
-                            }
-                            lse[i * s.qHeads + h] = m + log(sum)
-                        }
+                        lse[i * s.qHeads + h] = maskedSoftmaxRow(probs + i * t, count: t, keys: keys, n: n, values: values)
                     }
                 }
+                Gemm.strided(transposeA: false, transposeB: false, m: t, n: s.headDim, k: t,
+                             a: probs, lda: t, b: v + g * s.headDim, ldb: s.kvStride,
+                             c: out + h * s.headDim, ldc: s.qStride)
             }
         }
     }
 
-    /// Accumulates (`+=`) dq, dk, dv from dOut. With p_j = exp(scale q.k_j - lse) and
-    /// D = dOut . out: dv_j += p_j dOut; ds_j = p_j (dOut . v_j - D);
-    /// dq += scale sum_j ds_j k_j; dk_j += scale ds_j q.
+    /// Replaces a row of scores by the softmax over its visible `keys` (zero elsewhere) and
+    /// returns the row's log-sum-exp. `values` is scratch of at least `n` floats.
+    @inline(__always)
+    static func maskedSoftmaxRow(
+        _ row: UnsafeMutablePointer<Float>, count: Int, keys: UnsafeMutablePointer<Int>, n: Int,
+        values: UnsafeMutablePointer<Float>
+    ) -> Float {
+        var m = -Float.infinity
+        for j in 0..<n { m = Swift.max(m, row[keys[j]]) }
+        var sum: Float = 0
+        for j in 0..<n {
+            values[j] = exp(row[keys[j]] - m)
+            sum += values[j]
+        }
+        scatterRow(row, count: count, keys: keys, n: n, values: values, scale: 1 / sum)
+        return m + log(sum)
+    }
+
+    /// row = 0 except row[keys[j]] = scale * values[j].
+    @inline(__always)
+    static func scatterRow(
+        _ row: UnsafeMutablePointer<Float>, count: Int, keys: UnsafeMutablePointer<Int>, n: Int,
+        values: UnsafeMutablePointer<Float>, scale: Float
+    ) {
+        row.update(repeating: 0, count: count)
+        for j in 0..<n { row[keys[j]] = values[j] * scale }
+    }
+
+    /// Accumulates (`+=`) dq, dk, dv from dOut, per query head h (kv head g), all by GEMM:
+    /// P is recomputed from S and lse; dV_g += P^T dO_h; dP = dO_h V_g^T;
+    /// dS = P * (dP - D) with D_i = dO_i . O_i; dQ_h += scale dS K_g; dK_g += scale dS^T Q_h.
     public static func backward(
         dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         shape s: Shape, mask: AttentionMask, scale: Float
     ) {
-        let maxSpan = mask.maxDepth
-        let workers = min(Compute.threads, max(1, s.tokens))
-        // dk and dv rows are written by every query that sees them: each worker sums into its
-        // own copy and the copies are added at the end.
-        let kvCount = s.tokens * s.kvStride
-        let dks = PartialSums(workers: workers, length: kvCount), dvs = PartialSums(workers: workers, length: kvCount)
+        let t = s.tokens
+        guard t > 0 else { return }
+        let probs = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
+        let dProbs = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
+        defer { probs.deallocate(); dProbs.deallocate() }
         mask.parents.withUnsafeBufferPointer { parents in
-            Compute.parallelWorkers(workers) { w in
-                let dkw = dks[w], dvw = dvs[w]
-                let probs = UnsafeMutablePointer<Float>.allocate(capacity: max(1, maxSpan))
-                let keys = UnsafeMutablePointer<Int>.allocate(capacity: max(1, maxSpan))
-                defer { probs.deallocate(); keys.deallocate() }
-                // Strided rows balance the causal triangle between workers.
-                for i in stride(from: w, to: s.tokens, by: workers) {
-                    let n = chain(from: i, parents: parents, into: keys)
-                    for h in 0..<s.qHeads {
-                        let row = i * s.qStride + h * s.headDim
-                        let qi = q + row, doi = dOut + row, dqi = dq + row
-                        let kvOffset = (h / s.group) * s.headDim
+            for h in 0..<s.qHeads {
+                let g = h / s.group
+                let qh = q + h * s.headDim, kg = k + g * s.headDim, vg = v + g * s.headDim
+                let doh = dOut + h * s.headDim
+                Gemm.strided(transposeA: false, transposeB: true, m: t, n: t, k: s.headDim, alpha: scale,
+                             a: qh, lda: s.qStride, b: kg, ldb: s.kvStride, c: probs, ldc: t)
+                Compute.parallelFor(t, minChunk: max(1, 4096 / t)) { rows in
+                    let keys = UnsafeMutablePointer<Int>.allocate(capacity: mask.maxDepth)
+                    let values = UnsafeMutablePointer<Float>.allocate(capacity: mask.maxDepth)
+                    defer { keys.deallocate(); values.deallocate() }
+                    for i in rows {
+                        let row = probs + i * t
+                        let n = chain(from: i, parents: parents, into: keys)
                         let l = lse[i * s.qHeads + h]
-                        let d = VectorMath.dot(doi, out + row, s.headDim)
-                        for j in 0..<n {
-                            let kj = k + keys[j] * s.kvStride + kvOffset
-                            probs[j] = exp(scale * VectorMath.dot(qi, kj, s.headDim) - l)
-                        }
-                        for j in 0..<n {
-                            let at = keys[j] * s.kvStride + kvOffset
-                            let p = probs[j]
-                            VectorMath.axpy(p, doi, dvw + at, s.headDim)
-                            let ds = p * (VectorMath.dot(doi, v + at, s.headDim) - d)
-                            VectorMath.axpy(scale * ds, k + at, dqi, s.headDim)
-                            VectorMath.axpy(scale * ds, qi, dkw + at, s.headDim)
-                        }
+                        for j in 0..<n { values[j] = exp(row[keys[j]] - l) }
+                        scatterRow(row, count: t, keys: keys, n: n, values: values, scale: 1)
                     }
                 }
+                Gemm.strided(transposeA: true, transposeB: false, m: t, n: s.headDim, k: t,
+                             a: probs, lda: t, b: doh, ldb: s.qStride, beta: 1, c: dv + g * s.headDim, ldc: s.kvStride)
+                Gemm.strided(transposeA: false, transposeB: true, m: t, n: t, k: s.headDim,
+                             a: doh, lda: s.qStride, b: vg, ldb: s.kvStride, c: dProbs, ldc: t)
+                Compute.parallelFor(t, minChunk: max(1, 4096 / t)) { rows in
+                    for i in rows {
+                        let d = VectorMath.dot(doh + i * s.qStride, out + h * s.headDim + i * s.qStride, s.headDim)
+                        let p = probs + i * t, dp = dProbs + i * t
+                        for j in 0..<t { dp[j] = p[j] * (dp[j] - d) }
+                    }
+                }
+                Gemm.strided(transposeA: false, transposeB: false, m: t, n: s.headDim, k: t, alpha: scale,
+                             a: dProbs, lda: t, b: kg, ldb: s.kvStride, beta: 1, c: dq + h * s.headDim, ldc: s.qStride)
+                Gemm.strided(transposeA: true, transposeB: false, m: t, n: s.headDim, k: t, alpha: scale,
+                             a: dProbs, lda: t, b: qh, ldb: s.qStride, beta: 1, c: dk + g * s.headDim, ldc: s.kvStride)
             }
         }
-        dks.reduce(into: dk)
-        dvs.reduce(into: dv)
     }
 
     /// Writes token i's visible keys (i, its predecessor, ...) and returns how many.

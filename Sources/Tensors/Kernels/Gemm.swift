@@ -25,6 +25,24 @@ public enum Gemm {
             beta, c, Int32(n))
     }
 
+    /// As `compute`, over matrices whose rows are `lda`, `ldb`, `ldc` floats apart (a head's slice
+    /// of a `[tokens, heads, headDim]` activation, say: leading dimension heads * headDim).
+    public static func strided(
+        transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        guard k > 0 else {
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        cblas_sgemm(
+            CblasRowMajor,
+            transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+            Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+
     /// `batch` independent products over consecutive `[m, k]`, `[k, n]`, `[m, n]` blocks.
     /// A stride of 0 for A or B reuses one matrix for every batch entry (broadcast).
     public static func batched(

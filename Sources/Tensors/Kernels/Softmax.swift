@@ -7,13 +7,9 @@ public enum Softmax {
         Compute.parallelFor(rows, minChunk: max(1, 8192 / max(cols, 1))) { range in
             for r in range {
                 let xr = x + r * cols, yr = y + r * cols
-                let m = VectorMath.max(xr, cols)
-                var sum: Float = 0
-                for i in 0..<cols {
-                    yr[i] = exp(xr[i] - m)
-                    sum += yr[i]
-                }
-                let inv = 1 / sum
+                let m = VectorMath.maxSIMD(xr, cols)
+                yr.update(from: xr, count: cols)
+                let inv = 1 / VectorMath.expShiftedInPlace(yr, cols, shift: m)
                 for i in 0..<cols { yr[i] *= inv }
             }
         }
@@ -33,11 +29,9 @@ public enum Softmax {
     /// log(sum(exp(x))) of one row, shifted by its maximum so that it never overflows.
     @inline(__always)
     static func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-        let m = VectorMath.max(x, n)
+        let m = VectorMath.maxSIMD(x, n)
         if m == -.infinity { return -.infinity }
-        var sum: Float = 0
-        for i in 0..<n { sum += exp(x[i] - m) }
-        return m + log(sum)
+        return m + log(VectorMath.sumExpShifted(x, n, shift: m))
     }
 
     /// y = x - logsumexp(x)

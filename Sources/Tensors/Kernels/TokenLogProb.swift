@@ -13,9 +13,8 @@ public enum TokenLogProb {
         Compute.parallelFor(tokens, minChunk: max(1, 8192 / max(vocab, 1))) { range in
             for t in range {
                 let row = logits + t * vocab
-                let m = VectorMath.max(row, vocab)
-                var sum: Float = 0
-                for v in 0..<vocab { sum += exp(row[v] - m) }
+                let m = VectorMath.maxSIMD(row, vocab)
+                let sum = VectorMath.sumExpShifted(row, vocab, shift: m)
                 // Subtracting the maximum first keeps logp exact to Float32 even for large logits
                 // (logits[target] - lse would lose the low bits of both).
                 logp[t] = (row[Int(targets[t])] - m) - log(sum)
@@ -35,7 +34,18 @@ public enum TokenLogProb {
                 if g == 0 { continue }
                 let row = logits + t * vocab, drow = dLogits + t * vocab
                 let l = lse[t]
-                for v in 0..<vocab { drow[v] -= g * exp(row[v] - l) }
+                var v = 0
+                let rawRow = UnsafeRawPointer(row), rawD = UnsafeMutableRawPointer(drow)
+                while v + 8 <= vocab {
+                    let p = VectorMath.exp(rawRow.loadUnaligned(fromByteOffset: v * 4, as: SIMD8<Float>.self) - SIMD8(repeating: l))
+                    let d = rawD.loadUnaligned(fromByteOffset: v * 4, as: SIMD8<Float>.self) - g * p
+                    rawD.storeBytes(of: d, toByteOffset: v * 4, as: SIMD8<Float>.self)
+                    v += 8
+                }
+                while v < vocab {
+                    drow[v] -= g * exp(row[v] - l)
+                    v += 1
+                }
                 drow[Int(targets[t])] += g
             }
         }
