@@ -53,7 +53,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TensorsTests",
-            dependencies: ["Tensors"]
+            dependencies: ["Tensors"],
+            exclude: ["Fixtures"]  // read by #filePath: torch_kernels.json
         ),
         .testTarget(
             name: "ModelFilesTests",
