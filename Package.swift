@@ -66,7 +66,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TreeRPOTests",
-            dependencies: ["TreeRPO"]
+            dependencies: ["TreeRPO"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TokenizationTests",
