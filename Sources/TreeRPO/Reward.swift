@@ -155,39 +155,47 @@ public struct ExternalCommandReward: RewardFunction {
         } catch {
             throw RewardError(source, "cannot start /bin/sh: \(error)")
         }
+        // Blocking pipe I/O runs on dedicated threads: on the shared Dispatch pool, several
+        // scorers running at once can starve each other of threads for seconds.
         let collected = Collected()
-        let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) {
+        let done = DispatchGroup()
+        func background(_ body: @escaping @Sendable () -> Void) {
+            done.enter()
+            Thread {
+                body()
+                done.leave()
+            }.start()
+        }
+        background {
             try? stdin.fileHandleForWriting.write(contentsOf: input)
             try? stdin.fileHandleForWriting.close()
         }
-        DispatchQueue.global().async(group: group) {
-            collected.set(stderr: stderr.fileHandleForReading.readDataToEndOfFile())
+        background { collected.set(stderr: stderr.fileHandleForReading.readDataToEndOfFile()) }
+        background { collected.set(stdout: stdout.fileHandleForReading.readDataToEndOfFile()) }
+        if let timeout, done.wait(timeout: .now() + timeout) == .timedOut {
+            collected.markTimedOut()
+            // Foundation starts the shell as the leader of its own process group; signalling
+            // the group also stops what the shell started (`sleep`, `python ...`).
+            kill(-process.processIdentifier, SIGTERM)
+            process.terminate()
+            // A grandchild that keeps the pipes open must not hang us: give up on its output.
+            _ = done.wait(timeout: .now() + 5)
+            return Finished(status: -1, stdout: collected.stdout, stderr: collected.stderr, timedOut: true)
         }
-        var killer: DispatchWorkItem?
-        if let timeout {
-            let item = DispatchWorkItem {
-                if process.isRunning {
-                    collected.markTimedOut()
-                    process.terminate()
-                }
-            }
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: item)
-            killer = item
-        }
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        done.wait()
         process.waitUntilExit()
-        group.wait()
-        killer?.cancel()
-        return Finished(status: process.terminationStatus, stdout: out, stderr: collected.stderr, timedOut: collected.timedOut)
+        return Finished(status: process.terminationStatus, stdout: collected.stdout, stderr: collected.stderr, timedOut: false)
     }
 
     /// Results written by the helper threads; a lock because they finish in any order.
     private final class Collected: @unchecked Sendable {
         private let lock = NSLock()
         private var _stderr = Data()
+        private var _stdout = Data()
         private var _timedOut = false
         var stderr: Data { locked { _stderr } }
+        var stdout: Data { locked { _stdout } }
+        func set(stdout: Data) { locked { _stdout = stdout } }
         var timedOut: Bool { locked { _timedOut } }
         func set(stderr: Data) { locked { _stderr = stderr } }
         func markTimedOut() { locked { _timedOut = true } }
