@@ -54,7 +54,7 @@ public struct ArithmeticProblem: Codable, Equatable, Sendable {
 public struct ArithmeticTask: Codable, Equatable, Sendable {
     /// Operations per problem, drawn uniformly from this range.
     public var steps: ClosedRange<Int>
-    /// Starting numbers and +/- operands are in `1...maxNumber`.
+    /// Starting numbers and +/- operands are in `1...maxNumber` (operands from 2 when possible).
     public var maxNumber: Int
     /// Multipliers and divisors are in `2...min(maxNumber, maxFactor)`.
     public var maxFactor: Int
@@ -76,7 +76,7 @@ public struct ArithmeticTask: Codable, Equatable, Sendable {
     }
 
     public func validate() throws {
-        guard steps.lowerBound >= 1 else { throw ConfigError(description: "steps must be at least 1, got \(steps)") }
+        guard steps.lowerBound >= 1 else { throw ConfigError(description: "steps must be at least 1, got \(stepsDescription)") }
         guard maxNumber >= 2 else { throw ConfigError(description: "max number must be at least 2, got \(maxNumber)") }
         guard maxFactor >= 2 else { throw ConfigError(description: "max factor must be at least 2, got \(maxFactor)") }
         guard maxResult >= maxNumber else {
@@ -103,7 +103,7 @@ public struct ArithmeticTask: Codable, Equatable, Sendable {
             if let chain = chain(&rng) { return render(chain, &rng) }
         }
         let ops = operations.map(\.rawValue).joined()
-        throw ConfigError(description: "cannot build \(steps) steps of \(ops) within max number \(maxNumber), max factor \(maxFactor), max result \(maxResult); widen the ranges or add operations")
+        throw ConfigError(description: "cannot build \(stepsDescription) steps of \(ops) within max number \(maxNumber), max factor \(maxFactor), max result \(maxResult); widen the ranges or add operations")
     }
 
     func chain(_ rng: inout SplitMix64) -> [ArithmeticStep]? {
@@ -118,10 +118,10 @@ public struct ArithmeticTask: Codable, Equatable, Sendable {
                 switch op {
                 case .add:
                     let hi = min(maxNumber, maxResult - current)
-                    if hi >= 1 { choices.append((op, Array(1...hi))) }
+                    if hi >= 1 { choices.append((op, Array(Self.lowOperand(hi)...hi))) }
                 case .subtract:
                     let hi = min(maxNumber, current - 1)
-                    if hi >= 1 { choices.append((op, Array(1...hi))) }
+                    if hi >= 1 { choices.append((op, Array(Self.lowOperand(hi)...hi))) }
                 case .multiply:
                     let hi = min(factorMax, maxResult / current)
                     if hi >= 2 { choices.append((op, Array(2...hi))) }
@@ -138,6 +138,14 @@ public struct ArithmeticTask: Codable, Equatable, Sendable {
             current = result
         }
         return out
+    }
+
+    /// + and - operands start at 2 when they can ("loses 1 shells" reads badly).
+    static func lowOperand(_ hi: Int) -> Int { hi >= 2 ? 2 : 1 }
+
+    /// `3` or `2-4`, as the command line takes it.
+    public var stepsDescription: String {
+        steps.lowerBound == steps.upperBound ? "\(steps.lowerBound)" : "\(steps.lowerBound)-\(steps.upperBound)"
     }
 
     // MARK: - Text
