@@ -67,7 +67,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TreeRPOTests",
-            dependencies: ["TreeRPO"]
+            dependencies: ["TreeRPO"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TokenizationTests",
