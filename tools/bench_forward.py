@@ -164,16 +164,18 @@ def bench(args):
     for name in args.only or [n for n in SHAPES if (root / n).exists()]:
         d = root / name
         vocab = json.loads((d / "config.json").read_text())["vocab_size"]
-        ort, tor = Ort(d, args.threads), Torch(d, args.threads)
+        ort, tor = Ort(d, args.threads), None if args.skip_torch else Torch(d, args.threads)
         peer_round(ort, vocab)   # warm-up
-        peer_round(tor, vocab)
+        if tor:
+            peer_round(tor, vocab)
         results = {"treerpo": [], "onnxruntime": [], "torch": []}
         for _ in range(args.rounds):   # alternate so drift hits every runtime alike
             results["treerpo"].append(swift_round(args.treerpo, d, args.threads))
             results["onnxruntime"].append(peer_round(ort, vocab))
-            results["torch"].append(peer_round(tor, vocab))
-        med = {k: {m: statistics.median(r[m] for r in v) for m in ("prefill", "decode1", "decode16")}
-               for k, v in results.items()}
+            if tor:
+                results["torch"].append(peer_round(tor, vocab))
+        med = {k: {m: statistics.median(r[m] for r in v) if v else float("nan")
+                   for m in ("prefill", "decode1", "decode16")} for k, v in results.items()}
         print(f"\n{name} ({d}), {args.threads} thread(s), median of {args.rounds} alternating rounds, tokens/s")
         print(f"{'measurement':<18}{'treerpo':>10}{'onnxrt':>10}{'torch':>10}{'vs ort':>9}{'vs torch':>9}")
         for m, label in (("prefill", "prefill 1x256"), ("decode1", "decode batch 1"), ("decode16", "decode batch 16")):
@@ -191,6 +193,7 @@ def main():
     ap.add_argument("--treerpo", default=".build-bench/release/treerpo")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--skip-torch", action="store_true", help="measure onnxruntime only (PyTorch eager is slow)")
     args = ap.parse_args()
     if args.make_models:
         make_models(Path(args.make_models), args.with_qwen05, args.only)
