@@ -45,7 +45,9 @@ Each model is exported with these exporter styles (directory
                          exporter; fp16 weights and fp16 logits.
 
 Plus ``<family>-hf/`` with just the HF folder (config.json, model.safetensors)
-and the PyTorch reference logits, and ``MANIFEST.json`` listing every
+and the PyTorch reference logits (``reference.json``) and a KV-cached greedy
+decode (``decode.json``: for each prompt, 16 greedy tokens and the logits of
+every step, computed by transformers with its own cache, batch 1), and ``MANIFEST.json`` listing every
 fixture, its style, file sizes and every skipped combination with its reason.
 
 Each ``reference.json`` holds the fixed input ids (batch 2 x 8 tokens,
@@ -62,7 +64,9 @@ Regenerate everything (deterministic, seeded)::
     /work/pyenv/bin/python tools/make_onnx_fixtures.py
 
 Options: ``--only NAME`` (substring match on fixture directory name,
-repeatable), ``--out DIR``, ``--skip-dynamo``, ``--skip-optimum``.
+repeatable), ``--out DIR``, ``--skip-dynamo``, ``--skip-optimum``,
+``--decode-only`` (rewrite only ``<family>-hf/decode.json`` from the
+committed HF folders, leaving every weight file untouched).
 
 The optimum part runs in a separate venv (optimum-onnx pins an older
 transformers); this script re-invokes itself there in ``--optimum-worker``
@@ -289,6 +293,61 @@ def hf_state(model):
         seen[v.data_ptr()] = k
         out[k] = v.detach().float().numpy()
     return out, aliases
+
+
+DECODE_STEPS = 16
+
+
+def decode_prompts():
+    """Prompts of different lengths for the greedy decode reference."""
+    inputs = reference_inputs()
+    ids = inputs["main"][0]
+    return [ids[0].tolist(), inputs["short"][0][0].tolist(), ids[1, :3].tolist()]
+
+
+def greedy_decode_reference(model):
+    """16-step greedy decode per prompt with transformers' KV cache (batch 1):
+    logits[k] is the distribution that chose tokens[k] (k = 0 from the prefill)."""
+    import torch
+    cases = []
+    with torch.no_grad():
+        for prompt in decode_prompts():
+            ids = torch.tensor([prompt])
+            out = model(input_ids=ids, attention_mask=torch.ones_like(ids), use_cache=True)
+            past, logits, tokens, mask = out.past_key_values, [], [], torch.ones_like(ids)
+            last = out.logits[0, -1]
+            for _ in range(DECODE_STEPS):
+                logits.append(last.float().numpy())
+                nxt = int(torch.argmax(last))
+                tokens.append(nxt)
+                mask = torch.cat([mask, torch.ones((1, 1), dtype=mask.dtype)], dim=1)
+                out = model(input_ids=torch.tensor([[nxt]]), attention_mask=mask, past_key_values=past, use_cache=True)
+                past, last = out.past_key_values, out.logits[0, -1]
+            cases.append(dict(prompt=prompt, greedy_tokens=tokens, step_logits=round7(np.stack(logits))))
+    return cases
+
+
+def write_decode_reference(model, family, hf_dir, vers):
+    write_reference_named(hf_dir, "decode.json", dict(
+        fixture=f"{family}-hf", family=family, versions=vers,
+        description=f"greedy decode, {DECODE_STEPS} steps per prompt, transformers {type(model).__name__} "
+                    "with use_cache=True, one prompt at a time; step_logits[k] chose greedy_tokens[k] "
+                    "(step 0 is the prefill's last position)",
+        cases=greedy_decode_reference(model)))
+
+
+def run_decode_only(args, out):
+    import torch
+    import transformers
+    torch.set_num_threads(2)
+    vers = versions()
+    for family in FAMILIES:
+        hf_dir = out / f"{family}-hf"
+        if not selected(args, f"{family}-hf") or not hf_dir.exists():
+            continue
+        model = getattr(transformers, FAMILIES[family]["cls"]).from_pretrained(hf_dir).eval()
+        write_decode_reference(model, family, hf_dir, vers)
+        log(f"wrote {(hf_dir / 'decode.json').relative_to(REPO)}")
 
 
 # --------------------------------------------------------------------------
@@ -631,7 +690,11 @@ def dumps(obj):
 
 
 def write_reference(d, payload):
-    (d / "reference.json").write_text(dumps(payload) + "\n")
+    write_reference_named(d, "reference.json", payload)
+
+
+def write_reference_named(d, name, payload):
+    (d / name).write_text(dumps(payload) + "\n")
 
 
 def build_reference(name, family, style, exporter, vers, cases, analysis, extra_notes=(), fp16=None):
@@ -714,6 +777,7 @@ def run_main(args, out, manifest):
             + ([f"{FAMILIES[family]['equal_params'][0]} == {FAMILIES[family]['equal_params'][1]} (deliberately equal)"]
                if FAMILIES[family].get("equal_params") else []),
             parameters={k: list(v.shape) for k, v in state.items()}, tied_parameters=aliases))
+        write_decode_reference(model, family, hf_dir, vers)
         manifest_add(manifest, hf_dir, family, "hf", dict(name="transformers.save_pretrained"), None)
         log(f"wrote {hf_dir.relative_to(REPO)}  {file_sizes(hf_dir)}")
 
@@ -965,6 +1029,8 @@ def main():
     ap.add_argument("--only", action="append", help="substring of fixture names to (re)build; repeatable")
     ap.add_argument("--skip-dynamo", action="store_true")
     ap.add_argument("--skip-optimum", action="store_true")
+    ap.add_argument("--decode-only", action="store_true",
+                    help="only rewrite <family>-hf/decode.json from the committed HF folders")
     ap.add_argument("--optimum-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.optimum_worker:
@@ -972,6 +1038,9 @@ def main():
         return
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if args.decode_only:
+        run_decode_only(args, out)
+        return
     mpath = out / "MANIFEST.json"
     manifest = dict(fixtures=[], skipped=[])
     if args.only and mpath.exists():

@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
+import Sampling
 import Tensors
+import Transformer
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed, next to a peer measured in the same run.",
-        subcommands: [BenchKernels.self]
+        subcommands: [BenchKernels.self, BenchForward.self]
     )
 }
 
@@ -44,5 +46,45 @@ struct BenchKernels: ParsableCommand {
             rows: try KernelBenchmark.kernels(rounds: rounds, tokens: tokens).map {
                 [$0.name, $0.shape, String(format: "%.3f", $0.seconds * 1e3), "\(Table.number($0.rate)) \($0.unit)"]
             }))
+    }
+}
+
+struct BenchForward: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "forward",
+        abstract: "Prefill and decode tokens/s of the forward pass (peers: tools/bench_forward.py).",
+        discussion: "Prefill: one 256-token sequence. Decode: 32-token prompts, 64 new greedy tokens, batch 1 and 16."
+    )
+
+    @Option(help: "Hugging Face model folder (config.json, model.safetensors).")
+    var model: String
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Option(help: "Timed runs per measurement (medians are reported).")
+    var rounds = 3
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
+    }
+
+    func run() throws {
+        runtime.apply()
+        let m = try TransformerModel(folder: URL(fileURLWithPath: model))
+        let r = try ForwardBenchmark.run(model: m, rounds: rounds)
+        if json {
+            let data = try JSONEncoder().encode(r)
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print("treerpo bench forward: \(model), \(Compute.threads) thread(s), median of \(rounds)")
+        print(Table.render(
+            header: ["measurement", "tokens/s"],
+            rows: [["prefill 1 x 256", Table.number(r.prefillTokensPerSecond)],
+                   ["decode batch 1", Table.number(r.decodeBatch1TokensPerSecond)],
+                   ["decode batch 16", Table.number(r.decodeBatch16TokensPerSecond)]]))
     }
 }

@@ -1,0 +1,112 @@
+import Foundation
+
+/// One step of a sampling chain: narrows or rescales the candidates (llama.cpp's samplers).
+/// Processors are stateless values, so a chain is shared by every sequence and a tree branch
+/// forks only its `RandomStream`.
+public protocol LogitProcessor: Sendable {
+    func apply(_ c: Candidates)
+}
+
+/// Divides every logit by `value` (> 0).
+public struct Temperature: LogitProcessor {
+    public var value: Float
+    public init(_ value: Float) { self.value = value }
+    public func apply(_ c: Candidates) {
+        let inv = 1 / value
+        for i in 0..<c.count { c.entries[i].logit *= inv }
+    }
+}
+
+/// Keeps the `k` most likely tokens.
+public struct TopK: LogitProcessor {
+    public var k: Int
+    public init(_ k: Int) { self.k = k }
+    public func apply(_ c: Candidates) { if k > 0 && k < c.count { c.keepTop(k) } }
+}
+
+/// Keeps the smallest set of most likely tokens whose probability reaches `p` (nucleus); the
+/// token that crosses `p` is kept, as transformers does.
+public struct TopP: LogitProcessor {
+    public var p: Float
+    public init(_ p: Float) { self.p = p }
+    public func apply(_ c: Candidates) {
+        guard p < 1, c.count > 1 else { return }
+        let m = c.maxLogit
+        var total: Float = 0
+        for i in 0..<c.count { total += expf(c.entries[i].logit - m) }
+        let target = p * total
+        var cumulative: Float = 0
+        _ = c.sortPrefix { e in
+            cumulative += expf(e.logit - m)
+            return cumulative >= target
+        }
+    }
+}
+
+/// What the chain ends with: the most likely token, or a draw from the softmax of the
+/// remaining candidates.
+public enum Picker: Sendable {
+    case greedy
+    case distribution
+}
+
+/// Processors in order, then the picker. `sample` returns the token and its log-probability
+/// under the distribution it was drawn from (after every processor; 0 for greedy, which is a
+/// point mass).
+public struct SamplerChain: Sendable {
+    public var processors: [any LogitProcessor]
+    public var picker: Picker
+
+    public init(processors: [any LogitProcessor], picker: Picker) {
+        self.processors = processors
+        self.picker = picker
+    }
+
+    /// transformers' order: temperature, then top-k, then top-p, then the draw. Temperature 0
+    /// or `greedy` picks the argmax.
+    public init(temperature: Float = 1, topK: Int = 0, topP: Float = 1, greedy: Bool = false) {
+        if greedy || temperature == 0 {
+            self.init(processors: [], picker: .greedy)
+            return
+        }
+        var p: [any LogitProcessor] = []
+        if temperature != 1 { p.append(Temperature(temperature)) }
+        if topK > 0 { p.append(TopK(topK)) }
+        if topP < 1 { p.append(TopP(topP)) }
+        self.init(processors: p, picker: .distribution)
+    }
+
+    public func sample(
+        _ logits: UnsafePointer<Float>, vocab: Int, rng: inout RandomStream, scratch c: Candidates
+    ) -> (id: Int, samplingLogprob: Float) {
+        if case .greedy = picker {
+            var best = 0
+            for i in 1..<vocab where logits[i] > logits[best] { best = i }
+            return (best, 0)
+        }
+        c.load(logits, vocab: vocab)
+        for p in processors { p.apply(c) }
+        let m = c.maxLogit
+        var sum: Float = 0
+        for i in 0..<c.count { sum += expf(c.entries[i].logit - m) }
+        let u = rng.nextUnitFloat() * sum
+        var cumulative: Float = 0
+        var chosen = c.count - 1
+        for i in 0..<c.count {
+            cumulative += expf(c.entries[i].logit - m)
+            if u < cumulative { chosen = i; break }
+        }
+        let e = c.entries[chosen]
+        return (Int(e.id), (e.logit - m) - logf(sum))
+    }
+}
+
+/// log softmax(logits)[id] at temperature 1 over the whole vocabulary: the model's own
+/// log-probability of the token, whatever the sampler did.
+public func modelLogProb(_ logits: UnsafePointer<Float>, vocab: Int, id: Int) -> Float {
+    var m = -Float.infinity
+    for i in 0..<vocab where logits[i] > m { m = logits[i] }
+    var sum: Float = 0
+    for i in 0..<vocab { sum += expf(logits[i] - m) }
+    return (logits[id] - m) - logf(sum)
+}

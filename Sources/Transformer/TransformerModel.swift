@@ -1,0 +1,179 @@
+import Foundation
+import Tensors
+
+/// A model of one family over its flat `Parameters`, with two entry points sharing every layer:
+///
+/// - `forward(tokens:positions:mask:activations:)`: one packed token sequence with explicit
+///   position ids and an `AttentionMask` (causal, several sequences side by side, or a packed
+///   tree), logits for every token. This is the pass a training step differentiates; with
+///   `Activations(keepsLayers: true)` it keeps what a backward pass needs.
+/// - `forward(_:cache:activations:)`: a `CachedBatch` of tokens appended to `KVCache` blocks
+///   (a prefill of several prompts, or one decode step of many sequences), logits for the rows
+///   asked for. The linear layers are one GEMM over all rows; attention walks each row's chain
+///   of cache blocks.
+public final class TransformerModel {
+    public let config: ModelConfig
+    public let parameters: Parameters
+    let layerWeights: [LayerWeights]
+    let rope: RopeTable?
+    /// `[vocab, h]` token embedding and output head (the embedding itself when tied).
+    let embedding: UnsafeMutablePointer<Float>
+    let head: UnsafeMutablePointer<Float>
+    /// GPT-2 `[maxPositions, h]` learned positions.
+    let positionEmbedding: UnsafeMutablePointer<Float>?
+    let finalNorm: UnsafeMutablePointer<Float>
+    let finalNormBias: UnsafeMutablePointer<Float>?
+
+    /// `parameters` must have the layout of `config.parameterSpecs`.
+    public init(config: ModelConfig, parameters: Parameters) throws {
+        guard parameters.specs == config.parameterSpecs else {
+            let want = Set(config.parameterSpecs.map(\.name)), have = Set(parameters.specs.map(\.name))
+            throw ModelError("parameters do not match the config's layout: missing \(want.subtracting(have).sorted().prefix(3)), extra \(have.subtracting(want).sorted().prefix(3))")
+        }
+        self.config = config
+        self.parameters = parameters
+        layerWeights = (0..<config.layers).map { LayerWeights.resolve(parameters, config: config, layer: $0) }
+        switch config.family {
+        case .llama, .qwen2:
+            rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, positions: config.maxPositions)
+            embedding = parameters["model.embed_tokens.weight"]
+            positionEmbedding = nil
+            finalNorm = parameters["model.norm.weight"]
+            finalNormBias = nil
+        case .gpt2:
+            rope = nil
+            embedding = parameters["transformer.wte.weight"]
+            positionEmbedding = parameters["transformer.wpe.weight"]
+            finalNorm = parameters["transformer.ln_f.weight"]
+            finalNormBias = parameters["transformer.ln_f.bias"]
+        }
+        head = config.tiedEmbeddings ? embedding : parameters["lm_head.weight"]
+    }
+
+    /// Loads a Hugging Face folder (`config.json`, `model.safetensors`).
+    public convenience init(folder: URL) throws {
+        let (config, parameters) = try CheckpointLoading.loadFolder(folder)
+        try self.init(config: config, parameters: parameters)
+    }
+
+    var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
+
+    // MARK: - Entry points
+
+    /// Logits `[tokens, vocab]` into `activations.logits` for a packed sequence.
+    public func forward(tokens: [Int32], positions: [Int32], mask: AttentionMask, activations a: Activations) throws {
+        let n = tokens.count
+        guard positions.count == n, mask.count == n else {
+            throw ModelError("expected \(n) position ids and a mask over \(n) tokens, found \(positions.count) and \(mask.count)")
+        }
+        guard n <= a.capacity, n <= a.logitCapacity else {
+            throw ModelError("\(n) tokens exceed the activations' capacity (\(a.capacity) tokens, \(a.logitCapacity) logit rows)")
+        }
+        try tokens.withUnsafeBufferPointer { t in
+            try positions.withUnsafeBufferPointer { p in
+                guard let t = t.baseAddress, let p = p.baseAddress else { return }
+                try check(tokens: t, positions: p, count: n)
+                let shape = Attention.Shape(tokens: n, qHeads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim)
+                runLayers(count: n, tokens: t, positions: p, activations: a) { _, L in
+                    Attention.forward(q: L.q, k: L.k, v: L.v, out: L.attn, lse: L.lse, shape: shape,
+                                      mask: mask, scale: attentionScale)
+                }
+                runHead(rows: nil, count: n, activations: a)
+            }
+        }
+    }
+
+    /// Logits `[batch.logitCount, vocab]` into `activations.logits`, in `batch.logitRows` order.
+    /// Writes every row's K/V into its cache slot.
+    public func forward(_ batch: CachedBatch, cache: KVCache, activations a: Activations) throws {
+        let n = batch.count
+        guard n <= a.capacity, batch.logitCount <= a.logitCapacity else {
+            throw ModelError("\(n) tokens / \(batch.logitCount) logit rows exceed the activations' capacity (\(a.capacity) / \(a.logitCapacity))")
+        }
+        guard cache.layers == config.layers, cache.rowSize == config.kvHeads * config.headDim else {
+            throw ModelError("the KV cache was made for another model shape")
+        }
+        if n == 0 { return }
+        try check(tokens: batch.tokens, positions: batch.positions, count: n)
+        let kvd = cache.rowSize, scratch = cache.scratch
+        runLayers(count: n, tokens: batch.tokens, positions: batch.positions, activations: a) { l, L in
+            let keys = cache.keys(layer: l), values = cache.values(layer: l)
+            for r in 0..<n {
+                let slot = Int(batch.slots[r])
+                (keys + slot * kvd).update(from: L.k + r * kvd, count: kvd)
+                (values + slot * kvd).update(from: L.v + r * kvd, count: kvd)
+            }
+            CachedAttention.forward(q: L.q, out: L.attn, lse: L.lse, batch: batch, cache: cache, layer: l,
+                                    heads: config.heads, kvHeads: config.kvHeads, headDim: config.headDim,
+                                    scale: attentionScale, scores: scratch)
+        }
+        runHead(rows: batch.logitRows, count: batch.logitCount, activations: a)
+    }
+
+    // MARK: - Shared body
+
+    func check(tokens: UnsafePointer<Int32>, positions: UnsafePointer<Int32>, count n: Int) throws {
+        for i in 0..<n {
+            guard tokens[i] >= 0 && Int(tokens[i]) < config.vocabSize else {
+                throw ModelError("token id \(tokens[i]) at row \(i) is outside the vocabulary (\(config.vocabSize) ids)")
+            }
+            guard positions[i] >= 0 && Int(positions[i]) < config.maxPositions else {
+                throw ModelError("position id \(positions[i]) at row \(i) is outside 0..<\(config.maxPositions) (max_position_embeddings)")
+            }
+        }
+    }
+
+    /// Embedding, then every layer; the residual stream ends in `a.x`.
+    /// `attend(layer, buffers)` fills `attn` and `lse` from q, k, v.
+    func runLayers(
+        count n: Int, tokens: UnsafePointer<Int32>, positions: UnsafePointer<Int32>, activations a: Activations,
+        attend: (Int, Activations.Layer) -> Void
+    ) {
+        let h = config.hiddenSize
+        Embedding.forward(table: embedding, ids: tokens, out: a.x, tokens: n, dim: h)
+        if let wpe = positionEmbedding {
+            for r in 0..<n { Vec.axpy(1, wpe + Int(positions[r]) * h, a.x + r * h, h) }
+        }
+        for l in 0..<config.layers {
+            switch config.family {
+            case .llama, .qwen2:
+                llamaBlock(layer: l, count: n, positions: positions, activations: a, attend: attend)
+            case .gpt2:
+                gpt2Block(layer: l, count: n, activations: a, attend: attend)
+            }
+        }
+    }
+
+    /// Final norm and output head over the chosen rows of the residual stream (all when nil).
+    func runHead(rows: UnsafePointer<Int32>?, count: Int, activations a: Activations) {
+        let h = config.hiddenSize
+        if let rows {
+            for i in 0..<count { (a.finalIn + i * h).update(from: a.x + Int(rows[i]) * h, count: h) }
+        } else {
+            a.finalIn.update(from: a.x, count: count * h)
+        }
+        norm(a.finalIn, weight: finalNorm, bias: finalNormBias, out: a.finalOut, mean: a.finalMean, rstd: a.finalRstd, rows: count)
+        Linear.forward(a.finalOut, rows: count, inDim: h, weight: head, outDim: config.vocabSize, bias: nil, out: a.logits)
+    }
+
+    /// The family's norm: RMSNorm (Llama/Qwen2) or LayerNorm (GPT-2, with bias).
+    @inline(__always)
+    func norm(
+        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+        out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, rows: Int
+    ) {
+        if let bias {
+            LayerNorm.forward(x: x, weight: weight, bias: bias, y: out, mean: mean, rstd: rstd,
+                              rows: rows, dim: config.hiddenSize, eps: config.normEps)
+        } else {
+            RMSNorm.forward(x: x, weight: weight, y: out, rstd: rstd, rows: rows, dim: config.hiddenSize, eps: config.normEps)
+        }
+    }
+}
+
+/// A forward request the model cannot serve, saying what was expected and found.
+public struct ModelError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "model: \(message)" }
+}

@@ -1,0 +1,92 @@
+import ArgumentParser
+import Foundation
+import Sampling
+import Tensors
+import Tokenization
+import Transformer
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Generate text from the imported model (workspace base/), streaming it to stdout."
+    )
+
+    @Option(help: "Workspace holding the imported model in base/.")
+    var workspace = "treerpo-workspace"
+
+    @Option(help: "Prompt text.")
+    var prompt: String
+
+    @Option(name: .customLong("max-tokens"), help: "Most new tokens to generate.")
+    var maxTokens = 64
+
+    @Option(help: "Sampling temperature (0 = greedy).")
+    var temperature: Float = 1
+
+    @Option(name: .customLong("top-p"), help: "Nucleus sampling: keep the most likely tokens up to this probability (1 = off).")
+    var topP: Float = 1
+
+    @Option(name: .customLong("top-k"), help: "Keep only the k most likely tokens (0 = off).")
+    var topK = 0
+
+    @Option(help: "Random seed: the same seed gives the same output.")
+    var seed: UInt64 = 0
+
+    @Flag(help: "Always pick the most likely token.")
+    var greedy = false
+
+    @Flag(help: "Print one JSON object per generated token: id, text, logprob (model log-probability at temperature 1), sampling_logprob.")
+    var json = false
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1, got \(maxTokens)") }
+        guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be >= 0, got \(temperature)") }
+        guard topP > 0 && topP <= 1 else { throw ValidationError("--top-p must be in (0, 1], got \(topP)") }
+        guard topK >= 0 else { throw ValidationError("--top-k must be >= 0, got \(topK)") }
+    }
+
+    struct TokenLine: Encodable {
+        var id: Int, text: String, logprob: Float
+        var sampling_logprob: Float
+    }
+
+    func run() throws {
+        runtime.apply()
+        let base = URL(fileURLWithPath: workspace).appendingPathComponent("base")
+        guard FileManager.default.fileExists(atPath: base.appendingPathComponent("config.json").path) else {
+            throw ValidationError("no imported model in \(base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
+        }
+        let tokenizerURL = base.appendingPathComponent("tokenizer.json")
+        guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
+            throw ValidationError("\(tokenizerURL.path) is missing; re-run `treerpo import` to write the tokenizer")
+        }
+        let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
+        let model = try TransformerModel(folder: base)
+        let promptIds = tokenizer.encode(prompt, addSpecialTokens: true)
+        let options = GenerationOptions(
+            maxNewTokens: maxTokens,
+            sampler: SamplerChain(temperature: temperature, topK: topK, topP: topP, greedy: greedy),
+            seed: seed, stopTokens: Set(model.config.eosTokenIds))
+
+        // Streaming text: decode everything generated so far and print what is new, holding
+        // back while the text ends inside a multi-byte character (U+FFFD).
+        var ids: [Int] = [], printed = ""
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        _ = try Generator(model: model).generate(prompts: [promptIds], options: options) { _, token in
+            ids.append(token.id)
+            if json {
+                let line = TokenLine(id: token.id, text: tokenizer.decode([token.id]), logprob: token.logprob,
+                                     sampling_logprob: token.samplingLogprob)
+                if let data = try? encoder.encode(line) { print(String(decoding: data, as: UTF8.self)) }
+                return
+            }
+            let text = tokenizer.decode(ids, skipSpecialTokens: true)
+            guard !text.hasSuffix("\u{FFFD}"), text.hasPrefix(printed) else { return }
+            FileHandle.standardOutput.write(Data(text.dropFirst(printed.count).utf8))
+            printed = text
+        }
+        if !json { print("") }
+    }
+}
