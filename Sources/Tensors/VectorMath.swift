@@ -1,9 +1,10 @@
 /// Small vector loops written with explicit SIMD accumulators: Swift does not reassociate float
-/// additions, so a plain `for` reduction would not vectorise. Used inside kernels only.
-enum VectorMath {
+/// additions, so a plain `for` reduction would not vectorise. Public for the model code's own
+/// per-row loops (attention over a KV cache, say).
+public enum VectorMath {
     /// sum_i a[i] * b[i]
     @inline(__always)
-    static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
         var i = 0
         let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
@@ -24,7 +25,7 @@ enum VectorMath {
 
     /// y[i] += alpha * x[i]
     @inline(__always)
-    static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
         var i = 0
         let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
         let va = SIMD8<Float>(repeating: alpha)
@@ -42,7 +43,7 @@ enum VectorMath {
 
     /// sum_i x[i]
     @inline(__always)
-    static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var acc = SIMD8<Float>()
         var i = 0
         let rx = UnsafeRawPointer(x)
@@ -60,7 +61,7 @@ enum VectorMath {
 
     /// max_i x[i] (n >= 1)
     @inline(__always)
-    static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var m = x[0]
         for i in 1..<Swift.max(n, 1) where x[i] > m { m = x[i] }
         return m
@@ -87,7 +88,7 @@ extension VectorMath {
     /// (relative error about 1e-7, i.e. about one Float32 ulp), times 2^n built in the exponent
     /// bits. Inputs below -87.3 (including -inf) give 0; above 88.7 give +inf.
     @inline(__always)
-    static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let clamped = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.7))
         // Adding 1.5 * 2^23 rounds to an integer (nearest even) held in the low mantissa bits:
         // both the rounding and the float-to-int conversion without a per-lane call.
@@ -113,7 +114,7 @@ extension VectorMath {
 
     /// x[i] = e^(x[i] - shift); returns the sum of the new values.
     @inline(__always)
-    static func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+    public static func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
         var acc = SIMD8<Float>()
         var i = 0
         let raw = UnsafeMutableRawPointer(x)
@@ -139,7 +140,7 @@ extension VectorMath {
 
     /// sum_i e^(x[i] - shift), leaving x unchanged.
     @inline(__always)
-    static func sumExpShifted(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
+    public static func sumExpShifted(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
         var acc = SIMD8<Float>()
         var i = 0
         let raw = UnsafeRawPointer(x)
@@ -158,7 +159,7 @@ extension VectorMath {
 
     /// max_i x[i] with SIMD lanes (n >= 1).
     @inline(__always)
-    static func maxSIMD(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    public static func maxSIMD(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         var i = 0
         var m = SIMD8<Float>(repeating: -.infinity)
         let raw = UnsafeRawPointer(x)

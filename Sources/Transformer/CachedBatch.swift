@@ -83,7 +83,7 @@ enum CachedAttention {
                 var m = -Float.infinity
                 cache.forEachVisibleRun(block: Int(batch.blocks[r]), slot: Int(batch.slots[r])) { start, count in
                     for j in start..<(start + count) {
-                        let s = scale * Vec.dot(qi, keys + j * kvStride + kvOffset, headDim)
+                        let s = scale * VectorMath.dot(qi, keys + j * kvStride + kvOffset, headDim)
                         sc[n] = s
                         n += 1
                         if s > m { m = s }
@@ -102,7 +102,7 @@ enum CachedAttention {
                 n = 0
                 cache.forEachVisibleRun(block: Int(batch.blocks[r]), slot: Int(batch.slots[r])) { start, count in
                     for j in start..<(start + count) {
-                        Vec.axpy(sc[n] * inv, values + j * kvStride + kvOffset, oi, headDim)
+                        VectorMath.axpy(sc[n] * inv, values + j * kvStride + kvOffset, oi, headDim)
                         n += 1
                     }
                 }

@@ -1,4 +1,3 @@
-import COpenBLAS
 import Tensors
 
 /// Pointers into `Parameters` for one layer, resolved once by canonical Hugging Face name.
@@ -67,16 +66,8 @@ enum Linear {
             for r in 0..<rows { (out + r * outDim).update(from: bias, count: outDim) }
             beta = 1
         }
-        if rows == 1 {
-            // One row (decoding one sequence): a matrix-vector product. OpenBLAS's sgemm would
-            // first pack the whole weight matrix, reading it twice per token.
-            cblas_sgemv(CblasRowMajor, outIn ? CblasNoTrans : CblasTrans,
-                        Int32(outIn ? outDim : inDim), Int32(outIn ? inDim : outDim), 1,
-                        weight, Int32(outIn ? inDim : outDim), x, 1, beta, out, 1)
-        } else {
-            Gemm.compute(transposeA: false, transposeB: outIn, m: rows, n: outDim, k: inDim,
-                         a: x, b: weight, beta: beta, c: out)
-        }
+        Gemm.compute(transposeA: false, transposeB: outIn, m: rows, n: outDim, k: inDim,
+                     a: x, b: weight, beta: beta, c: out)
         if let bias, accumulate { Elementwise.biasAdd(out, bias: bias, rows: rows, cols: outDim) }
     }
 }

@@ -132,7 +132,7 @@ public final class TransformerModel {
         let h = config.hiddenSize
         Embedding.forward(table: embedding, ids: tokens, out: a.x, tokens: n, dim: h)
         if let wpe = positionEmbedding {
-            for r in 0..<n { Vec.axpy(1, wpe + Int(positions[r]) * h, a.x + r * h, h) }
+            for r in 0..<n { VectorMath.axpy(1, wpe + Int(positions[r]) * h, a.x + r * h, h) }
         }
         for l in 0..<config.layers {
             switch config.family {

@@ -17,6 +17,15 @@ public enum Gemm {
             for i in 0..<(m * n) { c[i] = beta == 0 ? 0 : beta * c[i] }
             return
         }
+        if m == 1 {
+            // One row (decoding one sequence): a matrix-vector product. OpenBLAS 0.3.21's sgemm
+            // packs all of B first, reading the weights twice per token. op(A) is a contiguous
+            // vector either way (A is [1, k] or [k, 1]).
+            cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
+                        Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha,
+                        b, Int32(transposeB ? k : n), a, 1, beta, c, 1)
+            return
+        }
         cblas_sgemm(
             CblasRowMajor,
             transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
