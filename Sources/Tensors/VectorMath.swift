@@ -84,12 +84,19 @@ extension Tensor {
 nonisolated(unsafe) private let emptyStorage = UnsafeMutablePointer<Float>.allocate(capacity: 1)
 
 extension VectorMath {
-    /// e^x for 8 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
-    /// (relative error about 1e-7, i.e. about one Float32 ulp), times 2^n built in the exponent
-    /// bits. Inputs below -87.3 (including -inf) give 0; above 88.7 give +inf.
+    /// e^x for 8 lanes with x <= 0 (softmax-style inputs, already shifted by their maximum):
+    /// x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial (relative error
+    /// about 1e-7, i.e. about one Float32 ulp), times 2^n built in the exponent bits. Lanes
+    /// below -87.3 (including -inf) give exactly 0. Positive inputs are outside the contract.
+    /// Lane selects are done with sign-bit masks: the generic `replace(with:where:)` costs more
+    /// than the polynomial here.
     @inline(__always)
-    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let clamped = pointwiseMin(pointwiseMax(x, SIMD8(repeating: -87.3)), SIMD8(repeating: 88.7))
+    public static func expNonPositive(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let low = SIMD8<Float>(repeating: -87.3)
+        let below = unsafeBitCast(x - low, to: SIMD8<Int32>.self) &>> 31  // all ones where x < -87.3
+        let clamped = unsafeBitCast(
+            (unsafeBitCast(x, to: SIMD8<Int32>.self) & ~below) | (unsafeBitCast(low, to: SIMD8<Int32>.self) & below),
+            to: SIMD8<Float>.self)
         // Adding 1.5 * 2^23 rounds to an integer (nearest even) held in the low mantissa bits:
         // both the rounding and the float-to-int conversion without a per-lane call.
         let magic = SIMD8<Float>(repeating: 12_582_912)
@@ -106,13 +113,11 @@ extension VectorMath {
         p = p * r + 1
         // 2^n: (n + 127) << 23, with n = bits(shifted) - bits(magic).
         let bits = (unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &- 0x4B40_0000 &+ 127) &<< 23
-        var result = p * unsafeBitCast(bits, to: SIMD8<Float>.self)
-        result.replace(with: 0, where: x .< -87.3)
-        result.replace(with: .infinity, where: x .> 88.7)
-        return result
+        let result = p * unsafeBitCast(bits, to: SIMD8<Float>.self)
+        return unsafeBitCast(unsafeBitCast(result, to: SIMD8<Int32>.self) & ~below, to: SIMD8<Float>.self)
     }
 
-    /// x[i] = e^(x[i] - shift); returns the sum of the new values.
+    /// x[i] = e^(x[i] - shift) for shift >= max(x); returns the sum of the new values.
     @inline(__always)
     public static func expShiftedInPlace(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
         var acc = SIMD8<Float>()
@@ -120,7 +125,7 @@ extension VectorMath {
         let raw = UnsafeMutableRawPointer(x)
         let s = SIMD8<Float>(repeating: shift)
         while i + 8 <= n {
-            let e = exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
+            let e = expNonPositive(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
             raw.storeBytes(of: e, toByteOffset: i * 4, as: SIMD8<Float>.self)
             acc += e
             i += 8
@@ -130,7 +135,7 @@ extension VectorMath {
             var tail = SIMD8<Float>(repeating: -.infinity)
             let count = Swift.min(8, n - i)
             for j in 0..<count { tail[j] = x[i + j] - shift }
-            let e = exp(tail)
+            let e = expNonPositive(tail)
             for j in 0..<count { x[i + j] = e[j] }
             total += e.sum()
             i += count
@@ -138,7 +143,7 @@ extension VectorMath {
         return total
     }
 
-    /// sum_i e^(x[i] - shift), leaving x unchanged.
+    /// sum_i e^(x[i] - shift) for shift >= max(x), leaving x unchanged.
     @inline(__always)
     public static func sumExpShifted(_ x: UnsafePointer<Float>, _ n: Int, shift: Float) -> Float {
         var acc = SIMD8<Float>()
@@ -146,13 +151,13 @@ extension VectorMath {
         let raw = UnsafeRawPointer(x)
         let s = SIMD8<Float>(repeating: shift)
         while i + 8 <= n {
-            acc += exp(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
+            acc += expNonPositive(raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) - s)
             i += 8
         }
         if i < n {
             var tail = SIMD8<Float>(repeating: -.infinity)
             for j in 0..<(n - i) { tail[j] = x[i + j] - shift }
-            acc += exp(tail)
+            acc += expNonPositive(tail)
         }
         return acc.sum()
     }

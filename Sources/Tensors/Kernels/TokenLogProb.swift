@@ -37,7 +37,7 @@ public enum TokenLogProb {
                 var v = 0
                 let rawRow = UnsafeRawPointer(row), rawD = UnsafeMutableRawPointer(drow)
                 while v + 8 <= vocab {
-                    let p = VectorMath.exp(rawRow.loadUnaligned(fromByteOffset: v * 4, as: SIMD8<Float>.self) - SIMD8(repeating: l))
+                    let p = VectorMath.expNonPositive(rawRow.loadUnaligned(fromByteOffset: v * 4, as: SIMD8<Float>.self) - SIMD8(repeating: l))
                     let d = rawD.loadUnaligned(fromByteOffset: v * 4, as: SIMD8<Float>.self) - g * p
                     rawD.storeBytes(of: d, toByteOffset: v * 4, as: SIMD8<Float>.self)
                     v += 8
