@@ -68,6 +68,10 @@ public struct ConfigInference {
             return Int(key.dropFirst(prefix.count).prefix { $0 != "." })
         }
         guard let lastLayer = layerIndices.max() else { throw fail("num_hidden_layers", "no layer index found") }
+        // Each layer has weights: more layers than initializers is a corrupted name, not a model.
+        guard lastLayer < graph.initializers.count else {
+            throw fail("num_hidden_layers", "layer index \(lastLayer) exceeds the \(graph.initializers.count) initializers")
+        }
         let layers = lastLayer + 1
         notes.append("num_hidden_layers = \(layers): highest layer index in names / module paths + 1")
 
@@ -76,6 +80,7 @@ public struct ConfigInference {
             throw fail("vocab_size", "expected a 2-D embedding '\(embeddingName)' (by name or as the Gather of module \(embeddingName.dropLast(7))), found none")
         }
         let (vocab, hidden) = (embedding[0], embedding[1])
+        try WeightReader(model: graph.model, directory: directory).checkStorage(graph.initializers[known[embeddingName]!.tensor])
         notes.append("vocab_size = \(vocab), hidden_size = \(hidden): embedding \(embeddingName) \(embedding)")
 
         // Head size: attention Reshape(x, [batch, seq, -1, head_dim]) constants, else inv_freq.
@@ -86,7 +91,13 @@ public struct ConfigInference {
             if let whole = graph.smallInts(node.inputs[1]) {
                 parts = whole.map { $0 }
             } else if let p = graph.producers[node.inputs[1]], graph.nodes[p].opType == "Concat" {
-                parts = graph.nodes[p].inputs.map { name in graph.smallInts(name).flatMap { $0.count == 1 ? $0[0] : nil } }
+                // Each part is a one-element constant, or (unfolded graphs) Unsqueeze(scalar constant).
+                parts = graph.nodes[p].inputs.map { name -> Int64? in
+                    if let v = graph.smallInts(name) { return v.count == 1 ? v[0] : nil }
+                    guard let q = graph.producers[name], graph.nodes[q].opType == "Unsqueeze",
+                          let input = graph.nodes[q].inputs.first, let v = graph.smallInts(input), v.count == 1 else { return nil }
+                    return v[0]
+                }
             }
             if parts.count == 4, let last = parts[3], last > 0, parts.dropLast().contains(where: { $0 == -1 || $0 == 0 }) {
                 headDimVotes[Int(last), default: 0] += 1
@@ -104,6 +115,9 @@ public struct ConfigInference {
             throw fail("num_attention_heads", "no attention Reshape with a constant head size and no rotary inv_freq constant")
         }
 
+        guard headDim > 0, headDim <= hidden else {
+            throw fail("head_dim", "expected a head size in 1...\(hidden), found \(headDim)")
+        }
         func require(_ name: String, hf: WeightLayout = .outFirst) throws -> [Int] {
             guard let d = dims(name, hf: hf), d.count == 2 else {
                 throw fail(name, "expected a 2-D weight '\(name)' (by name or module path), found none")
@@ -160,8 +174,7 @@ public struct ConfigInference {
                 notes.append("rms_norm_eps = 1e-06: no constant found in the norm, the default used")
             }
             if let inv = invFreq, inv.values.count >= 2, inv.values.count * 2 == headDim {
-                let n = inv.values.count
-                let theta = rounded(pow(Double(inv.values[n - 1]), -Double(headDim) / Double(2 * (n - 1))))
+                let theta = ropeTheta(inv.values, headDim: headDim, halfPrecision: inv.halfPrecision)
                 json["rope_theta"] = theta
                 notes.append("rope_theta = \(theta): from rotary inv_freq '\(inv.name)'")
             } else {
@@ -204,21 +217,48 @@ public struct ConfigInference {
     /// Six significant digits: float32 constants such as 9.99999997e-07 read back as 1e-06.
     static func rounded(_ x: Double) -> Double { Double(String(format: "%.6g", x)) ?? x }
 
-    /// The rotary inverse frequencies: a 1-D float constant named *inv_freq*, or one consumed in
-    /// a module path containing "rotary" whose first entry is 1 (theta^0).
-    static func findInvFreq(_ graph: GraphIndex) -> (name: String, values: [Float])? {
-        for t in graph.initializers where t.name.contains("inv_freq") && t.dims.count == 1 {
-            if let v = try? t.floats() { return (t.name, v) }
+    /// The rotary inverse frequencies: a float constant named *inv_freq*, or one consumed in a
+    /// module path containing "rotary" (any op: Mul, MatMul, Expand of a [1, n, 1] copy, ...),
+    /// holding a vector (all dims but one are 1) whose first entry is 1 (theta^0).
+    static func findInvFreq(_ graph: GraphIndex) -> (name: String, values: [Float], halfPrecision: Bool)? {
+        func vector(_ t: ONNXTensor) -> [Float]? {
+            guard t.dims.filter({ $0 != 1 }).count == 1, let (_, count) = try? t.shape(), (2...4096).contains(count) else { return nil }
+            return try? t.floats()
         }
-        for node in graph.nodes where node.opType == "Mul" || node.opType == "MatMul" {
+        let half: (ONNXTensor) -> Bool = { $0.dataType == .float16 || $0.dataType == .bfloat16 }
+        for t in graph.initializers where t.name.contains("inv_freq") {
+            if let v = vector(t) { return (t.name, v, half(t)) }
+        }
+        for node in graph.nodes {
             guard ModulePath.of(node)?.path.contains("rotary") == true else { continue }
             for input in node.inputs {
-                guard let t = graph.constant(input), t.dims.count == 1, (t.dims.first ?? 0) >= 2,
-                      let v = graph.smallFloats(input), v.first == 1 else { continue }
-                return (input, v)
+                guard let t = graph.constant(input), WeightReader.floatType(t) != nil, let v = vector(t), v.first == 1 else { continue }
+                return (input, v, half(t))
             }
         }
         return nil
+    }
+
+    /// RoPE base from inv_freq[i] = theta^(-2i/d): estimated, then the roundest value (1, 2, 3
+    /// significant digits) that reproduces every stored entry within the storage precision. A
+    /// model converted with `.half()` holds fp16-rounded inv_freq (even in an fp32 constant) whose
+    /// small entries are subnormal, so fp16 precision is tried second, estimating from inv[1]
+    /// (the raw estimate there is 1004200 for 1e6).
+    static func ropeTheta(_ inv: [Float], headDim d: Int, halfPrecision: Bool) -> Double {
+        let attempts: [(index: Int, relative: Double, absolute: Double)] =
+            (halfPrecision ? [] : [(inv.count - 1, 1e-5, 1e-12)]) + [(1, 1e-3, 6e-8)]
+        for (i, relative, absolute) in attempts {
+            let estimate = pow(Double(inv[i]), -Double(d) / Double(2 * i))
+            for digits in 1...3 {
+                let candidate = Double(String(format: "%.\(digits - 1)e", estimate)) ?? estimate
+                let fits = inv.indices.allSatisfy { k in
+                    let predicted = pow(candidate, -2 * Double(k) / Double(d))
+                    return abs(Double(inv[k]) - predicted) <= relative * predicted + absolute
+                }
+                if fits { return candidate }
+            }
+        }
+        return rounded(pow(Double(inv[inv.count - 1]), -Double(d) / Double(2 * (inv.count - 1))))
     }
 
     /// The epsilon of the first RMSNorm: a float scalar constant added inside a *norm module.

@@ -17,6 +17,10 @@ public struct ONNXImport {
         try UnsupportedGraphs.check(graph)
         let resolved = try ONNXWeightResolver(graph: graph, config: config).resolve()
         let reader = WeightReader(model: model, directory: directory)
+        // Every tensor's storage must hold its dims before the parameters are allocated.
+        for r in resolved {
+            for c in [r.primary] + r.duplicates { try reader.checkStorage(graph.initializers[c.tensor]) }
+        }
         let parameters = Parameters(specs: config.parameterSpecs)
         var types: [String: Int] = [:]
 

@@ -47,12 +47,46 @@ final class WeightReader {
 
     private func subject(_ t: ONNXTensor) -> String { "tensor '\(t.name)'" }
 
-    /// Calls `body(firstRow, rows, values)` over consecutive row chunks of the stored tensor.
-    func forEachChunk(_ t: ONNXTensor, _ body: (Int, Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
+    /// Checks that the tensor's storage holds exactly its dims' worth of elements (raw_data
+    /// length, external file range, typed-field count) before anyone allocates for its dims: a
+    /// corrupted dim must not turn into a giant allocation. Returns the byte count.
+    @discardableResult
+    func checkStorage(_ t: ONNXTensor) throws -> Int {
         guard let type = Self.floatType(t) else {
             throw ImportError(.unsupported, file: file, subject: subject(t),
                               "expected FLOAT, FLOAT16, BFLOAT16 or DOUBLE, found \(t.dataType)")
         }
+        let (_, count) = try t.shape()
+        let (bytes, overflow) = count.multipliedReportingOverflow(by: type.byteSize)
+        guard !overflow else {
+            throw ImportError(.misshaped, file: file, subject: subject(t), "byte size of dims \(t.dims) overflows")
+        }
+        if t.isExternal {
+            _ = try externalRange(t, bytes: bytes)
+        } else if t.proto.hasRawData {
+            guard t.proto.rawData.count == bytes else {
+                throw ImportError(.misshaped, file: file, subject: subject(t),
+                                  "expected \(bytes) bytes of raw_data for \(t.dataType) \(t.dims), found \(t.proto.rawData.count)")
+            }
+        } else {
+            let found: Int
+            switch type {
+            case .float32: found = t.proto.floatData.count
+            case .float64: found = t.proto.doubleData.count
+            default: found = t.proto.int32Data.count
+            }
+            guard found == count else {
+                throw ImportError(.misshaped, file: file, subject: subject(t),
+                                  "expected \(count) stored values for \(t.dataType) \(t.dims), found \(found)")
+            }
+        }
+        return bytes
+    }
+
+    /// Calls `body(firstRow, rows, values)` over consecutive row chunks of the stored tensor.
+    func forEachChunk(_ t: ONNXTensor, _ body: (Int, Int, UnsafeBufferPointer<Float>) throws -> Void) throws {
+        try checkStorage(t)
+        let type = Self.floatType(t)!
         let (dims, count) = try t.shape()
         let (rows, cols) = Self.matrix(dims)
         guard count > 0 else { return }
@@ -110,7 +144,7 @@ final class WeightReader {
         let (rows, cols) = Self.matrix(dims)
         // fp32 external data not transposed: straight from the file into the parameter.
         if t.isExternal, t.dataType == .float, !transposed, count > 0 {
-            let (fd, offset) = try externalRange(t, bytes: count * 4)
+            let (fd, offset) = try externalRange(t, bytes: try checkStorage(t))
             try preadFully(fd, UnsafeMutableRawPointer(dest), count * 4, offset, t)
             return
         }
