@@ -5,7 +5,7 @@ import Tensors
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed, next to a peer measured in the same run.",
-        subcommands: [BenchKernels.self]
+        subcommands: [BenchKernels.self, BenchImport.self]
     )
 }
 
