@@ -45,7 +45,9 @@ public struct ConfigInference {
                 if layout == nil, let l = role.layout { layout = use.transposes % 2 == 1 ? l.flipped : l }
                 if let path = ModulePath.of(node)?.path { names.append(path + "." + role.suffix) }
             }
-            for name in names where known[name] == nil { known[name] = Known(tensor: index, dims: dims, storedLayout: layout) }
+            for name in names.flatMap(ModulePath.unwrapped) where known[name] == nil {
+                known[name] = Known(tensor: index, dims: dims, storedLayout: layout)
+            }
         }
         /// HF dims of a matrix whose HF layout is `hf`.
         func dims(_ name: String, hf: WeightLayout = .outFirst) -> [Int]? {

@@ -35,6 +35,18 @@ enum ModulePath {
         return nil
     }
 
+    /// `name` and, when a wrapper module prefixed it (`m.model.layers.0...` from exporting a
+    /// `forward` wrapper around the HF model), the suffixes starting at a family root.
+    static func unwrapped(_ name: String) -> [String] {
+        var result = [name]
+        var rest = Substring(name)
+        while let dot = rest.firstIndex(of: ".") {
+            rest = rest[rest.index(after: dot)...]
+            if ["model.", "transformer.", "lm_head."].contains(where: rest.hasPrefix) { result.append(String(rest)) }
+        }
+        return result
+    }
+
     /// `['', 'a', "b"]` -> ["", "a", "b"]; nil when the text is not such a list.
     static func pythonStringList(_ text: String) -> [String]? {
         let chars = Array(text.unicodeScalars)

@@ -42,8 +42,10 @@ struct ONNXWeightResolver {
         let specs = config.parameterSpecs
         let specByName = Dictionary(uniqueKeysWithValues: specs.map { ($0.name, $0) })
         func canonical(_ name: String) -> String? {
-            if specByName[name] != nil { return name }
-            if config.tiedEmbeddings, name == config.tiedHeadName { return config.embeddingName }
+            for name in ModulePath.unwrapped(name) {
+                if specByName[name] != nil { return name }
+                if config.tiedEmbeddings, name == config.tiedHeadName { return config.embeddingName }
+            }
             return nil
         }
 
