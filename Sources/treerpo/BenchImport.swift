@@ -62,7 +62,8 @@ struct BenchImport: ParsableCommand {
                 guard status == 0 else { throw ValidationError("\(name) exited with status \(status): \(argv.joined(separator: " "))") }
                 times[i].append(seconds)
                 peaks[i].append(Double(maxRSS))
-                print(String(format: "  round %d  %-44@ %7.2f s  %7.0f MB", round, name as NSString, seconds, Double(maxRSS) / 1e6))
+                print("  round \(round)  " + name.padding(toLength: 44, withPad: " ", startingAt: 0)
+                      + String(format: "%7.2f s  %7.0f MB", seconds, Double(maxRSS) / 1e6))
             }
         }
         let config = try ModelConfig(hf: .init(contentsOf: scratch.appendingPathComponent("ws/base/config.json")))

@@ -232,3 +232,34 @@ import ModelFiles
         try expectRefused(model(folder), ["model.onnx", "field 'num_attention_heads'", "cannot infer it from the graph", "pass --config"])
     }
 }
+
+/// Exports of a wrapper module (`forward` calling the HF model held as `self.m`) prefix every
+/// name and module path; they import like the plain export.
+@Suite struct ImportWrapperPrefixTests {
+    @Test func wrapperPrefixedNamesAndNodeNamesImport() throws {
+        let folder = try ImportSupport.copyFixture("qwen2-legacy-folded")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("model.onnx")
+        var model = try ONNXModel(contentsOf: url)
+        var renamed: [String: String] = [:]
+        for i in model.proto.graph.initializer.indices where model.proto.graph.initializer[i].name.hasPrefix("model.") {
+            renamed[model.proto.graph.initializer[i].name] = "m." + model.proto.graph.initializer[i].name
+            model.proto.graph.initializer[i].name = "m." + model.proto.graph.initializer[i].name
+        }
+        for i in model.proto.graph.node.indices {
+            model.proto.graph.node[i].input = model.proto.graph.node[i].input.map { renamed[$0] ?? $0 }
+            if model.proto.graph.node[i].name.hasPrefix("/") { model.proto.graph.node[i].name = "/m" + model.proto.graph.node[i].name }
+        }
+        try model.write(to: url)
+        let result = try ONNXImport.load(try ONNXModel(contentsOf: url), config: try ImportSupport.config(of: "qwen2-legacy-folded"), directory: folder)
+        let (_, reference) = try CheckpointLoading.loadFolder(FixtureModels.folder("qwen2-hf"))
+        for e in reference.entries {
+            let a = UnsafeBufferPointer(start: result.parameters[e.spec.name], count: e.spec.count)
+            #expect(a.elementsEqual(UnsafeBufferPointer(start: reference.base + e.offset, count: e.spec.count)), "\(e.spec.name)")
+        }
+        #expect(result.entries.first { $0.parameter == "model.norm.weight" }?.source.name == "m.model.norm.weight")
+        // Config inference sees through the prefix too.
+        let inferred = try ConfigInference.infer(try ONNXModel(contentsOf: url), directory: folder)
+        #expect(inferred.config.layers == 2 && inferred.config.family == .qwen2)
+    }
+}
