@@ -7,9 +7,9 @@ import Darwin
 
 /// Writes a file through a temporary sibling and `rename(2)`, so a reader never sees a half
 /// written model and a crash mid-write leaves the previous file intact.
-enum AtomicFile {
+public enum AtomicFile {
     /// `body` receives a handle to the temporary file; on any error the temporary is removed.
-    static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws {
+    public static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws {
         let name = url.lastPathComponent
         let directory = url.deletingLastPathComponent()
         let temporary = directory.appendingPathComponent(".\(name).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -38,7 +38,7 @@ enum AtomicFile {
         }
     }
 
-    static func write(_ data: Data, to url: URL) throws {
+    public static func write(_ data: Data, to url: URL) throws {
         try write(to: url) { try $0.write(contentsOf: data) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 
 /// One training or evaluation question.
 public struct Problem: Codable, Equatable, Sendable {
@@ -101,7 +102,12 @@ public enum Dataset {
     /// Writes arithmetic problems as JSONL with fields `question`, `answer` (the full
     /// solution) and `final` (the number), through a temporary file and a rename.
     public static func writeArithmetic(_ problems: [ArithmeticProblem], to url: URL) throws {
-        try AtomicWrite.write(arithmeticJSONL(problems), to: url)
+        let directory = url.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw DatasetError(file: url.path, line: nil, field: nil, message: "cannot write: directory \(directory.path) does not exist")
+        }
+        try AtomicFile.write(arithmeticJSONL(problems), to: url)
     }
 
     public static func arithmeticJSONL(_ problems: [ArithmeticProblem]) throws -> Data {
