@@ -66,7 +66,8 @@ Regenerate everything (deterministic, seeded)::
 Options: ``--only NAME`` (substring match on fixture directory name,
 repeatable), ``--out DIR``, ``--skip-dynamo``, ``--skip-optimum``,
 ``--decode-only`` (rewrite only ``<family>-hf/decode.json`` from the
-committed HF folders, leaving every weight file untouched).
+committed HF folders and ``<family>-optimum-with-past/ort_decode.json``, onnxruntime's own
+greedy loop on the with-past export, leaving every weight file untouched).
 
 The optimum part runs in a separate venv (optimum-onnx pins an older
 transformers); this script re-invokes itself there in ``--optimum-worker``
@@ -955,6 +956,45 @@ def decode_step(sess, model, inputs):
                 max_abs_diff=float(np.abs(o2 - t2).max()))
 
 
+def ort_greedy_reference(onnx_path):
+    """16-step greedy decode per prompt with onnxruntime on a with-past export (batch 1):
+    prefill with empty past, then feed present.* back as past_key_values.*; same schema as
+    decode.json (step_logits[k] chose greedy_tokens[k])."""
+    sess = ort_session(onnx_path)
+    out_names = [o.name for o in sess.get_outputs()]
+    cases = []
+    for prompt in decode_prompts():
+        ids = np.array([prompt], dtype=np.int64)
+        mask = np.ones_like(ids)
+        res = ort_logits(sess, ids, mask, empty_past(sess, 1))
+        logits, tokens = [], []
+        for _ in range(DECODE_STEPS):
+            last = res["logits"][0, -1].astype(np.float32)
+            logits.append(last)
+            nxt = int(np.argmax(last))
+            tokens.append(nxt)
+            past = {n.replace("present", "past_key_values"): res[n] for n in out_names if n.startswith("present")}
+            mask = np.concatenate([mask, np.ones((1, 1), dtype=mask.dtype)], axis=1)
+            res = ort_logits(sess, np.array([[nxt]], dtype=np.int64), mask, past)
+        cases.append(dict(prompt=prompt, greedy_tokens=tokens, step_logits=round7(np.stack(logits))))
+    return cases
+
+
+def run_ort_greedy(args, out):
+    """Writes <family>-optimum-with-past/ort_decode.json (onnxruntime's own greedy loop)."""
+    import onnxruntime
+    for family in FAMILIES:
+        d = out / f"{family}-optimum-with-past"
+        if not selected(args, d.name) or not (d / "model.onnx").exists():
+            continue
+        write_reference_named(d, "ort_decode.json", dict(
+            fixture=d.name, family=family, versions=dict(onnxruntime=onnxruntime.__version__),
+            description=f"greedy decode, {DECODE_STEPS} steps per prompt, onnxruntime on this with-past export, "
+                        "one prompt at a time; step_logits[k] chose greedy_tokens[k] (step 0 is the prefill's last position)",
+            cases=ort_greedy_reference(d / "model.onnx")))
+        log(f"wrote {(d / 'ort_decode.json').relative_to(REPO)}")
+
+
 def run_optimum(args, out, manifest):
     items = [(f, s) for f, s in PLAN if s.startswith("optimum") and selected(args, f"{f}-{s}")]
     if not items:
@@ -1030,7 +1070,7 @@ def main():
     ap.add_argument("--skip-dynamo", action="store_true")
     ap.add_argument("--skip-optimum", action="store_true")
     ap.add_argument("--decode-only", action="store_true",
-                    help="only rewrite <family>-hf/decode.json from the committed HF folders")
+                    help="only rewrite <family>-hf/decode.json and <family>-optimum-with-past/ort_decode.json")
     ap.add_argument("--optimum-worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.optimum_worker:
@@ -1040,6 +1080,7 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     if args.decode_only:
         run_decode_only(args, out)
+        run_ort_greedy(args, out)
         return
     mpath = out / "MANIFEST.json"
     manifest = dict(fixtures=[], skipped=[])
@@ -1049,6 +1090,7 @@ def main():
     t0 = time.time()
     run_main(args, out, manifest)
     run_optimum(args, out, manifest)
+    run_ort_greedy(args, out)
     built = {(x["family"], x["style"]) for x in manifest["fixtures"]}
     manifest["not_planned"] = [
         dict(fixture=f"{f}-{s}", reason=r) for f, s, r in (

@@ -64,8 +64,23 @@ import Tensors
     /// logits match, and so does the argmax. `together` decodes all prompts as one batch.
     @Test(arguments: families, [false, true])
     func kvCachedDecodeMatchesTransformersStepByStep(fixture: String, together: Bool) throws {
-        let ref = try ReferenceData.json(fixture, "decode.json")
-        let model = try ReferenceData.model(fixture)
+        try Self.expectCachedGreedyDecode(model: ReferenceData.model(fixture), reference: ReferenceData.json(fixture, "decode.json"),
+                                          together: together, label: "\(fixture) vs transformers")
+    }
+
+    /// The same 16-step decode against onnxruntime's own greedy loop on each with-past export,
+    /// with the weights imported from that ONNX file.
+    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    func kvCachedDecodeMatchesOnnxruntimeGreedyLoop(family: String) throws {
+        let fixture = "\(family)-optimum-with-past"
+        let loaded = try Importer.load(Importer.Request(source: FixtureModels.folder(fixture).appendingPathComponent("model.onnx")))
+        try Self.expectCachedGreedyDecode(model: TransformerModel(config: loaded.config, parameters: loaded.parameters),
+                                          reference: ReferenceData.json(fixture, "ort_decode.json"),
+                                          together: true, label: "\(fixture) vs onnxruntime")
+    }
+
+    /// `reference` holds cases of prompt, greedy_tokens and step_logits (decode.json's schema).
+    static func expectCachedGreedyDecode(model: TransformerModel, reference ref: [String: Any], together: Bool, label: String) throws {
         let cases = ref["cases"] as! [[String: Any]]
         let prompts = cases.map { ($0["prompt"] as! [Any]).map { ($0 as! NSNumber).intValue } }
         let greedy = cases.map { ($0["greedy_tokens"] as! [Any]).map { ($0 as! NSNumber).intValue } }
@@ -91,7 +106,7 @@ import Tensors
                     let logits = acts.logits + row * vocab
                     cmp.add(logits, stepLogits[c][step])
                     #expect(argmax(logits, vocab) == greedy[c][step],
-                            "\(fixture) prompt \(c) step \(step): greedy token differs; \(FixtureModels.regenerate)")
+                            "\(label) prompt \(c) step \(step): greedy token differs; \(FixtureModels.regenerate)")
                 }
                 batch.removeAll()
                 for (b, c) in zip(blocks, group) {
@@ -99,7 +114,7 @@ import Tensors
                 }
             }
         }
-        #expect(cmp.passes, "\(cmp.message("\(fixture) 16-step cached greedy decode (batched: \(together))"))")
+        #expect(cmp.passes, "\(cmp.message("\(label): 16-step cached greedy decode (batched: \(together))"))")
     }
 
     /// The onnxruntime with-past export's decode step (prefill 2x8, then one token each),

@@ -4,8 +4,8 @@ import Testing
 @testable import Transformer
 
 @Suite struct GenerationTests {
-    static func decodeReference(_ fixture: String) throws -> (prompts: [[Int]], greedy: [[Int]]) {
-        let cases = try ReferenceData.json(fixture, "decode.json")["cases"] as! [[String: Any]]
+    static func decodeReference(_ fixture: String, file: String = "decode.json") throws -> (prompts: [[Int]], greedy: [[Int]]) {
+        let cases = try ReferenceData.json(fixture, file)["cases"] as! [[String: Any]]
         return (cases.map { ($0["prompt"] as! [Any]).map { ($0 as! NSNumber).intValue } },
                 cases.map { ($0["greedy_tokens"] as! [Any]).map { ($0 as! NSNumber).intValue } })
     }
@@ -18,6 +18,20 @@ import Testing
         for (i, g) in out.enumerated() {
             #expect(g.tokens.map(\.id) == greedy[i], "\(fixture) prompt \(i); \(FixtureModels.regenerate)")
             #expect(g.finish == .length)
+        }
+    }
+
+    /// `treerpo generate --greedy` on an imported with-past export equals onnxruntime's own
+    /// greedy loop over the same file, token for token.
+    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    func greedyGenerationEqualsOnnxruntimeGreedyLoop(family: String) throws {
+        let fixture = "\(family)-optimum-with-past"
+        let (prompts, greedy) = try Self.decodeReference(fixture, file: "ort_decode.json")
+        let loaded = try Importer.load(Importer.Request(source: FixtureModels.folder(fixture).appendingPathComponent("model.onnx")))
+        let generator = Generator(model: try TransformerModel(config: loaded.config, parameters: loaded.parameters))
+        let out = try generator.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: greedy[0].count))
+        for (i, g) in out.enumerated() {
+            #expect(g.tokens.map(\.id) == greedy[i], "\(fixture) prompt \(i) vs onnxruntime; \(FixtureModels.regenerate)")
         }
     }
 
