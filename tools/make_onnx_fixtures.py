@@ -79,7 +79,8 @@ mode.  Paths are overridable:
 If the optimum python is missing, the optimum fixtures are skipped with a
 message and the skip is recorded in MANIFEST.json.
 
-Set up the venvs (CPU-only torch; never install an unpinned torch)::
+Set up the venvs with ``bash tools/setup-python.sh`` (pinned versions; ``.venv-tools`` and
+``.venv-optimum`` in the repository), or by hand (CPU-only torch; never an unpinned torch)::
 
     python3 -m venv /work/pyenv
     /work/pyenv/bin/pip install "torch==2.13.0+cpu" transformers onnx onnxruntime onnxscript safetensors
@@ -107,7 +108,11 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "Fixtures" / "models"
-OPTIMUM_PYTHON = os.environ.get("TREERPO_OPTIMUM_PYTHON", "/work/pyenv-optimum/bin/python")
+# tools/setup-python.sh makes .venv-optimum in the repository; /work/pyenv-optimum is the
+# older hand-made location.
+_REPO_OPTIMUM = Path(__file__).resolve().parent.parent / ".venv-optimum/bin/python"
+OPTIMUM_PYTHON = os.environ.get("TREERPO_OPTIMUM_PYTHON",
+                                str(_REPO_OPTIMUM) if _REPO_OPTIMUM.exists() else "/work/pyenv-optimum/bin/python")
 
 TOL = 1e-4          # fp32 ORT vs PyTorch
 TOL_FP16 = 2e-2     # fp16 ORT vs fp16 PyTorch
