@@ -605,7 +605,7 @@ written digit by digit), ByteLevel, all 256 byte symbols (any text encodes), {cf
 - {train_log['steps']:,} steps of {train_log['batch_size']} problems, AdamW (betas 0.9/0.95, weight decay {args.weight_decay} on
   matrices), learning rate {args.lr} with {args.warmup} warmup steps and cosine decay to 10%, gradient
   norm clipped at 1, seed {args.seed}, {train_log['threads']} torch thread(s).
-- Time: {train_log['seconds']:.0f} s. Loss (mean per answer token over {args.log_every} steps): {first['loss']:.3f} at step
+- Time: {train_log['seconds']:.0f} s of wall time{(' (' + args.time_note + ')') if args.time_note else ''}. Loss (mean per answer token over {args.log_every} steps): {first['loss']:.3f} at step
   {first['step']}, {last['loss']:.3f} at step {last['step']}. Greedy accuracy on {args.probe_questions} held-out questions while
   training: {', '.join(f'{p:.0%} at {s}' for s, p in probes)}.
 
@@ -678,12 +678,13 @@ def main():
     ap.add_argument("--sample-seed", type=int, default=0)
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--generate-batch", type=int, default=128)
+    ap.add_argument("--time-note", default="", help="how busy the machine was while training (goes into MODEL.md)")
     ap.add_argument("--stop-after", choices=["corpus", "tokenizer", "train"], help="stop after this stage")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     command = "python tools/make_bundled_model.py --treerpo PATH/TO/treerpo" + "".join(
         f" --{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-        if k not in ("treerpo", "work", "out", "fixtures", "stop_after") and ap.get_default(k) != v)
+        if k not in ("treerpo", "work", "out", "fixtures", "stop_after", "time_note") and ap.get_default(k) != v)
     import torch
     torch.set_num_threads(args.threads)
 
