@@ -243,7 +243,7 @@ def build(case):
         json.dump(payload, f, indent=1)
         f.write("\n")
     save_file(grads, os.path.join(OUT, f"{case['family']}.safetensors"), metadata={"format": "pt", "dtype_of_reference": "float64"})
-    print(f"{case['family']}: {n} packed tokens, {T} loss tokens, {n_clipped} clipped, loss {float(loss):.6f}, "
+    print(f"{case['family']}: {n} packed tokens, {T} loss tokens, {n_clipped} clipped, loss {loss.item():.6f}, "
           f"{len(grads)} gradient tensors")
 
 
