@@ -50,24 +50,29 @@ public enum Evaluation {
     /// Unbiased Pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k).
     public static func passAtK(n: Int, c: Int, k: Int) -> Double {
         precondition(n >= 1 && k >= 1 && k <= n && c >= 0 && c <= n, "passAtK: need 1 <= k <= n and 0 <= c <= n")
+        if c == 0 { return 0 }
         if n - c < k { return 1 }
         var failAll = 1.0
         for i in (n - c + 1)...n { failAll *= 1 - Double(k) / Double(i) }
         return 1 - failAll
     }
 
-    /// The majority answer of a question's samples (normalised exact numbers; unparsable answers
-    /// vote by their text), nil when no sample has an extractable answer.
+    /// The majority answer of a question's samples (answers that are the same number vote
+    /// together, whatever their spelling; unparsable answers vote by their text), nil when no
+    /// sample has an extractable answer. Ties go to the answer seen first.
     public static func majorityAnswer(_ responses: [String]) -> String? {
-        var counts: [String: Int] = [:], order: [String] = []
+        var answers: [String] = [], votes: [Int] = []
         for r in responses {
             guard let extracted = AnswerExtraction.extract(from: r) else { continue }
-            let key = NumberMatching.parse(extracted.answer)?.description ?? extracted.answer
-            if counts[key] == nil { order.append(key) }
-            counts[key, default: 0] += 1
+            if let i = answers.firstIndex(where: { $0 == extracted.answer || NumberMatching.equivalent($0, extracted.answer) }) {
+                votes[i] += 1
+            } else {
+                answers.append(extracted.answer)
+                votes.append(1)
+            }
         }
-        guard let best = counts.values.max() else { return nil }
-        return order.first { counts[$0] == best }
+        guard let best = votes.max() else { return nil }
+        return answers[votes.firstIndex(of: best)!]
     }
 
     /// Samples `options.samples` answers to every problem and scores them. Question q's sample j

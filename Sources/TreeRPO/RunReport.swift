@@ -118,9 +118,10 @@ public enum RunReport {
         let start = floor(lo / step) * step
         var ticks: [Double] = []
         var t = start
-        while t <= hi + step * 0.001 || ticks.count < 2 {
-            ticks.append(t)
+        ticks.append(t)
+        while t < hi - step * 1e-9 || ticks.count < 2 {
             t += step
+            ticks.append(t)
         }
         return ticks
     }

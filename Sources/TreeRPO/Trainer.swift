@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 import Sampling
 import Tensors
 import Tokenization

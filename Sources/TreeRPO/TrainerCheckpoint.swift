@@ -34,7 +34,7 @@ enum TrainerCheckpoint {
         try? fm.removeItem(at: temp)
         try fm.createDirectory(at: temp, withIntermediateDirectories: false)
         do {
-            try SafeTensorsWriter.write(entries(parameters) { parameters.base + $0 }, to: temp.appendingPathComponent(CheckpointRef.modelFile),
+            try SafeTensorsWriter.write(entries(parameters) { UnsafePointer(parameters.base + $0) }, to: temp.appendingPathComponent(CheckpointRef.modelFile),
                                         metadata: ["format": "pt", "treerpo_step": "\(state.step)"])
             let moments = try entries(parameters, prefix: "m.") { UnsafePointer(optimizer.m + $0) }
                 + entries(parameters, prefix: "v.") { UnsafePointer(optimizer.v + $0) }

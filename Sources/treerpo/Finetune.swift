@@ -19,8 +19,8 @@ struct Finetune: ParsableCommand {
     @Option(help: "Workspace holding the imported model in base/.")
     var workspace = Workspace.defaultFolderName
 
-    @Option(help: "Run name (default: run-<date>-<time>).")
-    var run: String?
+    @Option(name: .customLong("run"), help: "Run name (default: run-<date>-<time>).")
+    var runName: String?
 
     @Flag(help: "Continue run --run from its newest checkpoint, with its saved settings.")
     var resume = false
@@ -103,7 +103,7 @@ struct Finetune: ParsableCommand {
     func validate() throws {
         if data != nil && task != nil { throw ValidationError("give --data FILE or --task arithmetic, not both") }
         if let task, task != "arithmetic" { throw ValidationError("--task: expected arithmetic, found \(task)") }
-        if resume && run == nil { throw ValidationError("--resume needs --run NAME (the run to continue)") }
+        if resume && runName == nil { throw ValidationError("--resume needs --run NAME (the run to continue)") }
         _ = try parsedBranching()
     }
 
@@ -168,7 +168,7 @@ struct Finetune: ParsableCommand {
     func run() throws {
         runtime.apply()
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
-        let name = run ?? Self.defaultRunName()
+        let name = runName ?? Self.defaultRunName()
         let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
         let c = trainer.config
         let shape = c.treeShape
