@@ -35,7 +35,6 @@ Exit status 1 when any check fails; the table printed says which and by how much
 """
 import argparse
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -190,8 +189,11 @@ def main():
     parser.add_argument("--treerpo", default=str(ROOT / ".build/release/treerpo"), help="the built treerpo binary")
     parser.add_argument("--work", help="working folder (default: a temporary one, removed at the end)")
     args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     import torch
+    import transformers
     torch.set_num_threads(1)
+    transformers.utils.logging.disable_progress_bar()
 
     treerpo = Path(args.treerpo).resolve()
     if not treerpo.exists():
@@ -203,20 +205,20 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     start = time.time()
     failures = 0
-    print(f"{'model':52} {'onnxruntime |diff| / allowed':>30} {'transformers |diff| / allowed':>31}  notes")
+    print(f"{'model':60} {'onnxruntime |diff| / allowed':>30} {'transformers |diff| / allowed':>31}  notes")
     try:
         for index, model in enumerate(models):
             try:
                 r = check_model(model, treerpo, work, index)
             except Exception as error:  # one model's failure must not hide the others'
                 failures += 1
-                print(f"{str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model):52} FAILED: {error}")
+                print(f"{str(model.relative_to(ROOT) if model.is_relative_to(ROOT) else model):60} FAILED: {error}")
                 continue
             failures += 0 if r["ok"] else 1
             notes = ", ".join(n for n in ["sharded hf" if r["sharded"] else "", "fp16 graph" if r["half"] else "",
                                           f"tokenizer {r['tokenizer']}"] if n)
             shown = str(model.relative_to(ROOT)) if model.is_relative_to(ROOT) else str(model)
-            print(f"{shown:52} {r['ort']:12.3e} / {r['ort_allowed']:9.3e}    {r['hf']:12.3e} / {r['hf_allowed']:9.3e}   "
+            print(f"{shown:60} {r['ort']:12.3e} / {r['ort_allowed']:9.3e}    {r['hf']:12.3e} / {r['hf_allowed']:9.3e}   "
                   f"{'ok' if r['ok'] else 'FAIL'}; {notes}")
     finally:
         if not args.work:

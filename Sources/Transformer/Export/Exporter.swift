@@ -50,7 +50,9 @@ public enum Exporter {
 
     public struct Summary: Sendable {
         public var weights: String
-        public var untrained: Bool
+        /// Why the untrained import was exported; nil when a checkpoint was.
+        public var untrainedBecause: String?
+        public var untrained: Bool { untrainedBecause != nil }
         public var out: URL
         public var files: [String]
         public var tensorsWritten: Int
@@ -61,8 +63,7 @@ public enum Exporter {
 
         /// What `treerpo export` prints.
         public var lines: [String] {
-            var out = [untrained ? "exported \(weights): no run has saved a checkpoint, so this is the imported model untrained"
-                                 : "exported \(weights)",
+            var out = [untrainedBecause.map { "exported \(weights): \($0)" } ?? "exported \(weights)",
                        "  to          \(self.out.path)"]
             for format in ["onnx/", "hf/"] {
                 let names = files.filter { $0.hasPrefix(format) }.map { String($0.dropFirst(format.count)) }
@@ -136,10 +137,13 @@ public enum Exporter {
             folder.discard()
             throw error
         }
-        var untrained = false
-        if case .base = source.origin { untrained = true }
+        var untrainedBecause: String? = nil
+        if case .base = source.origin {
+            untrainedBecause = request.checkpoint == "base" ? "as asked (--checkpoint base), the imported model untrained"
+                : "no run has saved a checkpoint, so this is the imported model untrained"
+        }
         return Summary(
-            weights: source.description, untrained: untrained, out: folder.destination, files: files.written.map(\.path),
+            weights: source.description, untrainedBecause: untrainedBecause, out: folder.destination, files: files.written.map(\.path),
             tensorsWritten: onnx?.tensorsWritten ?? 0,
             splits: onnx?.splits.map { "\($0.parameters.joined(separator: ", ")) -> new initializer '\($0.tensor)' (was '\($0.from)')" } ?? [],
             notes: notes + (onnx.map { $0.movedToExternal > 0 ? ["\($0.movedToExternal) initializers moved to external data (2 GB protobuf limit)"] : [] } ?? []),
