@@ -5,7 +5,7 @@ import Glibc
 
 /// SHA-256 (FIPS 180-4), streaming, for recording which source file an import came from.
 /// (Foundation on Linux has no CryptoKit and the package takes no crypto dependency.)
-struct SHA256 {
+public struct SHA256 {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
     private var pending: [UInt8] = []
@@ -79,7 +79,7 @@ struct SHA256 {
         }
     }
 
-    static func hex(_ data: Data) -> String {
+    public static func hex(_ data: Data) -> String {
         var s = SHA256()
         data.withUnsafeBytes { s.update($0) }
         return s.finish()
@@ -87,7 +87,7 @@ struct SHA256 {
 
     /// Hash of a file's bytes, read in 4 MB pieces (never mapped, so a large file does not count
     /// against the import's resident memory).
-    static func hex(file url: URL) throws -> (hash: String, bytes: Int) {
+    public static func hex(file url: URL) throws -> (hash: String, bytes: Int) {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ImportError(.source, file: url.lastPathComponent, "cannot open to hash (errno \(errno))")
