@@ -4,7 +4,8 @@ pass over a packed TreeRPO tree and the clipped policy loss.
 
 For each tiny fixture model (Fixtures/models/<family>-hf, made by tools/make_onnx_fixtures.py:
 llama tied head, qwen2 untied head with q/k/v biases, gpt2 tied head with learned positions)
-this script:
+this script (and for llama_biases, a model it makes and commits beside the fixture: every
+optional Llama bias, untied head, 4 query heads on 1 KV head, heads * head_dim != hidden):
 
 1. builds a small tree (root = prompt, then branching steps, one leaf ended early), packs it
    into one sequence (each step once, parents before children), with
@@ -55,6 +56,13 @@ CASES = [
     dict(family="llama", folder="llama-hf", seed=61, eps_low=0.2, eps_high=0.2, beta=0.0, weights="token-mean"),
     dict(family="qwen2", folder="qwen2-hf", seed=62, eps_low=0.2, eps_high=0.28, beta=0.04, weights="sequence-mean"),
     dict(family="gpt2", folder="gpt2-hf", seed=63, eps_low=0.2, eps_high=0.2, beta=0.1, weights="sequence-mean"),
+    # Made here (committed beside the fixture): every optional bias, untied head, 4 query heads
+    # sharing 1 KV head, and heads * head_dim (32) != hidden (24).
+    dict(family="llama_biases", folder=None, seed=64, eps_low=0.15, eps_high=0.25, beta=0.02, weights="token-mean",
+         config=dict(model_type="llama", vocab_size=96, hidden_size=24, intermediate_size=40, num_hidden_layers=2,
+                     num_attention_heads=4, num_key_value_heads=1, head_dim=8, max_position_embeddings=64,
+                     attention_bias=True, mlp_bias=True, tie_word_embeddings=False, rms_norm_eps=1e-5,
+                     bos_token_id=1, eos_token_id=2)),
 ]
 
 # The tree: node -> (parent node, number of tokens). Node 0 is the prompt. Node 7 is a leaf
@@ -128,10 +136,38 @@ def sha256(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
+def make_model(case, folder):
+    """A random float32 model of case["config"] written as an HF folder: matrices N(0, 0.08),
+    biases N(0, 0.1), norm weights 1 + N(0, 0.1) (HF would start biases at 0 and norms at 1,
+    which would leave those parameters' forward roles untested)."""
+    from transformers import AutoConfig
+    kw = dict(case["config"])
+    config = AutoConfig.for_model(kw.pop("model_type"), **kw)
+    gen = torch.Generator().manual_seed(case["seed"] + 1000)
+    model = AutoModelForCausalLM.from_config(config)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            if p.dim() > 1:
+                p.copy_(0.08 * noise)
+            elif name.endswith("norm.weight"):
+                p.copy_(1 + 0.1 * noise)
+            else:
+                p.copy_(0.1 * noise)
+    model.save_pretrained(folder, safe_serialization=True)
+    extra = os.path.join(folder, "generation_config.json")  # not needed by the test
+    if os.path.exists(extra):
+        os.remove(extra)
+
+
 def build(case):
     torch.manual_seed(case["seed"])
     gen = torch.Generator().manual_seed(case["seed"])
-    folder = os.path.join(MODELS, case["folder"])
+    if case["folder"] is None:
+        folder = os.path.join(OUT, f"{case['family']}-hf")
+        make_model(case, folder)
+    else:
+        folder = os.path.join(MODELS, case["folder"])
     model = AutoModelForCausalLM.from_pretrained(folder, attn_implementation="eager", dtype=torch.float64)
     model.eval()  # no dropout (GPT-2's config has p = 0.1)
     vocab = model.config.vocab_size
@@ -225,7 +261,7 @@ def build(case):
     payload = dict(
         description=f"tools/make_backward_fixtures.py: packed-tree policy loss and gradients of {case['folder']}",
         torch=torch.__version__, dtype="float64",
-        model_folder=f"Fixtures/models/{case['folder']}",
+        model_folder=os.path.relpath(folder, ROOT),
         model_sha256=sha256(os.path.join(folder, "model.safetensors")),
         tied_embeddings=bool(model.config.tie_word_embeddings),
         tokens=tokens, parents=parents, positions=positions, nodes=nodes,
@@ -242,7 +278,7 @@ def build(case):
     with open(os.path.join(OUT, f"{case['family']}.json"), "w") as f:
         json.dump(payload, f, indent=1)
         f.write("\n")
-    save_file(grads, os.path.join(OUT, f"{case['family']}.safetensors"), metadata={"format": "pt", "dtype_of_reference": "float64"})
+    save_file(grads, os.path.join(OUT, f"{case['family']}.safetensors"), metadata={"format": "pt"})  # one key: a deterministic header
     print(f"{case['family']}: {n} packed tokens, {T} loss tokens, {n_clipped} clipped, loss {loss.item():.6f}, "
           f"{len(grads)} gradient tensors")
 

@@ -26,6 +26,9 @@ public final class Trainer {
     public private(set) var nextStep = 0
     private var tokensSampledTotal = 0
     public private(set) var lastCheckpoint: CheckpointRef?
+    /// Refuse steps whose trees could need more sampling memory than this (nil: the sampler's
+    /// default, half the available memory).
+    public var memoryLimitBytes: Int?
 
     public var runFolder: URL { workspace.run(runName) }
     public var metricsFile: URL { runFolder.appendingPathComponent("metrics.jsonl") }
@@ -121,7 +124,10 @@ public final class Trainer {
         return mix.next()
     }
 
-    public var isFinished: Bool { nextStep >= config.steps }
+    /// All steps done, or the sampled-token budget spent.
+    public var isFinished: Bool {
+        nextStep >= config.steps || (config.maxSampledTokens > 0 && tokensSampledTotal >= config.maxSampledTokens)
+    }
 
     /// Runs the remaining steps; `onStep` sees each step's metrics as they are written.
     public func run(onStep: (StepMetrics) -> Void = { _ in }) throws {
@@ -143,7 +149,7 @@ public final class Trainer {
         // Sample.
         let clock = ContinuousClock()
         var started = clock.now
-        var trees = try sampler.sample(prompts: prompts, options: samplingOptions(seed: stepSeed(s)))
+        var trees = try sampler.sample(prompts: prompts, options: samplingOptions(seed: stepSeed(s)), memoryLimitBytes: memoryLimitBytes)
         for i in trees.indices {
             trees[i].question = problems[i].question
             trees[i].reference = problems[i].solution
@@ -213,7 +219,7 @@ public final class Trainer {
         m.secondsTraining = seconds(clock.now - started)
         nextStep = s + 1
 
-        if config.evalEvery > 0, nextStep % config.evalEvery == 0 || nextStep == config.steps {
+        if config.evalEvery > 0, nextStep % config.evalEvery == 0 || isFinished {
             m.eval = try evaluate()
         }
         try appendMetrics(m)
@@ -221,7 +227,7 @@ public final class Trainer {
             try TreeDump.write(Array(trees.prefix(2)), tokenizer: tokenizer,
                                to: runFolder.appendingPathComponent("trees").appendingPathComponent(String(format: "step-%08d.json", s)))
         }
-        if nextStep % config.checkpointEvery == 0 || nextStep == config.steps {
+        if nextStep % config.checkpointEvery == 0 || isFinished {
             try saveCheckpoint()
         }
         return m

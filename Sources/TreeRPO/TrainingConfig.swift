@@ -24,7 +24,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var stepTokens = 32
     public var stepBoundary: StepBoundaryMode = .tokens
     /// With the newline boundary: a step ends at the first newline after at least this many tokens.
-    public var minStepTokens = 8
+    public var minStepTokens = 4
     /// Depth-`depth` nodes run on to EOS or the budget (leaves are finished answers).
     public var lastLevelRunsToEnd = true
     public var maxResponseTokens = 256
@@ -55,6 +55,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     // Loop.
     public var steps = 20
+    /// Stop once this many tokens have been sampled (0: no limit): equal budgets for GRPO and
+    /// TreeRPO, whose steps sample different amounts.
+    public var maxSampledTokens = 0
     public var promptsPerStep = 4
     /// Optimiser updates per sampled batch.
     public var ppoEpochs = 1
@@ -126,6 +129,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if !(beta >= 0) { e.append("beta must be >= 0, got \(beta)") }
         if !(learningRate > 0 && learningRate.isFinite) { e.append("lr must be > 0, got \(learningRate)") }
         if steps < 1 { e.append("steps must be at least 1, got \(steps)") }
+        if maxSampledTokens < 0 { e.append("max-sampled-tokens must be >= 0, got \(maxSampledTokens)") }
         if promptsPerStep < 1 { e.append("prompts-per-step must be at least 1, got \(promptsPerStep)") }
         if ppoEpochs < 1 { e.append("ppo-epochs must be at least 1, got \(ppoEpochs)") }
         if microBatchTokens < 16 { e.append("micro-batch-tokens must be at least 16, got \(microBatchTokens)") }

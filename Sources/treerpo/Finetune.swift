@@ -44,20 +44,7 @@ struct Finetune: ParsableCommand {
     var algorithm: TrainingConfig.Algorithm = .treerpo
     @Option(name: .customLong("group-size"), help: "GRPO: answers per question.")
     var groupSize = TrainingConfig().groupSize
-    @Option(help: "Tree depth D.")
-    var depth = TrainingConfig().depth
-    @Option(help: "Children per node: one number for every level, or one per level (4,2,2).")
-    var branching = "2"
-    @Option(name: .customLong("step-tokens"), help: "Step length L in tokens.")
-    var stepTokens = TrainingConfig().stepTokens
-    @Option(name: .customLong("step-boundary"), help: "tokens (fixed length) or newline (first newline after --min-step-tokens).")
-    var stepBoundary: TrainingConfig.StepBoundaryMode = .tokens
-    @Option(name: .customLong("min-step-tokens")) var minStepTokens = TrainingConfig().minStepTokens
-    @Option(name: .customLong("max-response-tokens"), help: "Most tokens of one answer.")
-    var maxResponseTokens = TrainingConfig().maxResponseTokens
-    @Option(help: "Sampling temperature.") var temperature: Float = 1
-    @Option(name: .customLong("top-p")) var topP: Float = 1
-    @Option(name: .customLong("top-k")) var topK = 0
+    @OptionGroup(title: "Tree") var tree: TreeOptions
     @Option(help: "Random seed (sampling and data order).") var seed: UInt64 = 0
 
     // Advantages.
@@ -85,6 +72,8 @@ struct Finetune: ParsableCommand {
 
     // Loop.
     @Option(help: "Training steps.") var steps = TrainingConfig().steps
+    @Option(name: .customLong("max-sampled-tokens"), help: "Stop once this many tokens have been sampled (0 = no limit); equal budgets for comparing algorithms.")
+    var maxSampledTokens = 0
     @Option(name: .customLong("prompts-per-step"), help: "Questions (trees) per step.")
     var promptsPerStep = TrainingConfig().promptsPerStep
     @Option(name: .customLong("micro-batch-tokens"), help: "Most packed tokens per forward/backward; gradients accumulate over micro-batches.")
@@ -104,35 +93,23 @@ struct Finetune: ParsableCommand {
         if data != nil && task != nil { throw ValidationError("give --data FILE or --task arithmetic, not both") }
         if let task, task != "arithmetic" { throw ValidationError("--task: expected arithmetic, found \(task)") }
         if resume && runName == nil { throw ValidationError("--resume needs --run NAME (the run to continue)") }
-        _ = try parsedBranching()
-    }
-
-    func parsedBranching() throws -> [Int] {
-        let parts = branching.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !parts.isEmpty, parts.allSatisfy({ $0 != nil && $0! >= 1 }) else {
-            throw ValidationError("--branching: expected a number or a comma list such as 4,2,2, found \(branching)")
-        }
-        let values = parts.map { $0! }
-        if values.count == 1 { return Array(repeating: values[0], count: max(1, depth)) }
-        guard values.count == depth else {
-            throw ValidationError("--branching lists \(values.count) levels but --depth is \(depth)")
-        }
-        return values
+        guard tree.temperature > 0 else { throw ValidationError("--temperature must be > 0 for training, got \(tree.temperature)") }
     }
 
     func trainingConfig() throws -> TrainingConfig {
         var c = TrainingConfig()
         c.algorithm = algorithm
         c.groupSize = groupSize
-        c.depth = depth
-        c.branching = try parsedBranching()
-        c.stepTokens = stepTokens
-        c.stepBoundary = stepBoundary
-        c.minStepTokens = minStepTokens
-        c.maxResponseTokens = maxResponseTokens
-        c.temperature = temperature
-        c.topP = topP
-        c.topK = topK
+        c.depth = tree.depth
+        c.branching = try tree.branchingPerLevel()
+        c.stepTokens = tree.stepTokens
+        c.stepBoundary = tree.stepBoundary == .tokens ? .tokens : .newline
+        c.minStepTokens = tree.minStepTokens
+        c.lastLevelRunsToEnd = tree.lastLevelRunsToEnd
+        c.maxResponseTokens = tree.maxResponseTokens
+        c.temperature = tree.temperature
+        c.topP = tree.topP
+        c.topK = tree.topK
         c.seed = seed
         c.advantages.normalization = advantageNorm
         c.advantages.values = values
@@ -149,6 +126,7 @@ struct Finetune: ParsableCommand {
         c.maxGradNorm = maxGradNorm
         c.ppoEpochs = ppoEpochs
         c.steps = steps
+        c.maxSampledTokens = maxSampledTokens
         c.promptsPerStep = promptsPerStep
         c.microBatchTokens = microBatchTokens
         c.checkpointEvery = checkpointEvery
@@ -170,6 +148,7 @@ struct Finetune: ParsableCommand {
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         let name = runName ?? Self.defaultRunName()
         let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
+        trainer.memoryLimitBytes = try tree.memoryLimitBytes()
         let c = trainer.config
         let shape = c.treeShape
         FileHandle.standardError.write(Data("""
@@ -202,7 +181,6 @@ struct Finetune: ParsableCommand {
 }
 
 extension TrainingConfig.Algorithm: ExpressibleByArgument {}
-extension TrainingConfig.StepBoundaryMode: ExpressibleByArgument {}
 extension AdvantageNormalization: ExpressibleByArgument {}
 extension ValueAggregation: ExpressibleByArgument {}
 extension LossAggregation: ExpressibleByArgument {}
