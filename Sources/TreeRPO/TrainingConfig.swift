@@ -62,7 +62,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Optimiser updates per sampled batch.
     public var ppoEpochs = 1
     /// Most tokens in one packed forward/backward; trees are accumulated over micro-batches.
-    public var microBatchTokens = 4096
+    public var microBatchTokens = 1024
     public var seed: UInt64 = 0
     public var checkpointEvery = 10
     public var keepCheckpoints = 2
