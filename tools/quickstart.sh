@@ -5,14 +5,15 @@
 # held-out questions, fine-tunes it with TreeRPO for a few minutes, measures again, exports the
 # result as ONNX and safetensors, and prints a before/after table. Outputs: ./treerpo-workspace/.
 #
-# QUICKSTART_STEPS (default 40) and QUICKSTART_EVAL_QUESTIONS (default 100) shorten it (CI runs
-# a few steps).
+# QUICKSTART_STEPS (default 40) and QUICKSTART_EVAL_QUESTIONS (default 100) shorten it, and
+# QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
-swift build -c release
-bin=.build/release/treerpo
-ws=treerpo-workspace
+# QUICKSTART_SWIFT_FLAGS: extra build flags (tools/test.sh passes its own, to reuse its build).
+swift build -c release ${QUICKSTART_SWIFT_FLAGS:-}
+bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
+ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
 steps=${QUICKSTART_STEPS:-40}
 questions=${QUICKSTART_EVAL_QUESTIONS:-100}
 model=$(ls -d models/*/ | head -n 1)

@@ -10,7 +10,7 @@ and training, and draws the curves with `treerpo report`.
 
 Usage (after `swift build -c release`):
     python3 tools/run_experiment.py --treerpo .build/release/treerpo --out experiment \
-        [--budget 120000] [--seeds 0,1] [--eval-questions 200] [--eval-samples 8]
+        [--budget 80000] [--seeds 0,1] [--eval-questions 200] [--eval-samples 8]
 Only the Python standard library is needed.
 """
 import argparse
@@ -32,13 +32,13 @@ def main():
     ap.add_argument("--treerpo", required=True, help="path of the treerpo binary")
     ap.add_argument("--model", default=None, help="ONNX model to start from (default: the first models/*/model.onnx)")
     ap.add_argument("--out", default="experiment", help="folder for the workspace and results")
-    ap.add_argument("--budget", type=int, default=120_000, help="sampled tokens per run")
+    ap.add_argument("--budget", type=int, default=80_000, help="sampled tokens per run")
     ap.add_argument("--seeds", default="0,1")
     ap.add_argument("--ablation", default="none,tree,batch", help="other normalisations to run for TreeRPO (seed = first seed)")
     ap.add_argument("--tree", default="--depth 3 --branching 2 --step-tokens 16",
                     help="TreeRPO tree options (8 leaves per question)")
     ap.add_argument("--grpo", default="--group-size 8", help="GRPO options (same leaves per question)")
-    ap.add_argument("--common", default="--prompts-per-step 8 --lr 1e-3 --max-response-tokens 128 --tau 0.1 --eval-every 10 --eval-questions 64 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
+    ap.add_argument("--common", default="--prompts-per-step 8 --lr 1e-4 --max-response-tokens 128 --tau 0.1 --eval-every 10 --eval-questions 64 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
                     help="options shared by every run")
     ap.add_argument("--eval-questions", type=int, default=200)
     ap.add_argument("--eval-samples", type=int, default=8)

@@ -21,7 +21,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var depth = 3
     /// Children per level, `depth` entries.
     public var branching = [2, 2, 2]
-    public var stepTokens = 32
+    public var stepTokens = 16
     public var stepBoundary: StepBoundaryMode = .tokens
     /// With the newline boundary: a step ends at the first newline after at least this many tokens.
     public var minStepTokens = 4
@@ -58,7 +58,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Stop once this many tokens have been sampled (0: no limit): equal budgets for GRPO and
     /// TreeRPO, whose steps sample different amounts.
     public var maxSampledTokens = 0
-    public var promptsPerStep = 4
+    public var promptsPerStep = 8
     /// Optimiser updates per sampled batch.
     public var ppoEpochs = 1
     /// Most tokens in one packed forward/backward; trees are accumulated over micro-batches.

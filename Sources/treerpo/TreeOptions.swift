@@ -17,7 +17,7 @@ struct TreeOptions: ParsableArguments {
     var branching = "2"
 
     @Option(name: .customLong("step-tokens"), help: "Step length L in tokens (with --step-boundary newline: the longest step).")
-    var stepTokens = 32
+    var stepTokens = 16
 
     @Option(name: .customLong("step-boundary"), help: "Where a step ends: tokens (every L tokens) or newline (first newline after --min-step-tokens).")
     var stepBoundary: Boundary = .tokens

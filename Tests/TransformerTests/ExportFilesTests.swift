@@ -71,6 +71,14 @@ import ModelFiles
         _ = try Exporter.run(.init(workspace: bare))
         let names = try FileManager.default.contentsOfDirectory(atPath: bare.export.appendingPathComponent("hf").path).sorted()
         #expect(names == ["config.json", "generation_config.json", "model.safetensors"])
+
+        // Generation settings that came with the model (beside the source) are kept as they are.
+        let (withSettings, folder) = try ExportSupport.importedCopy("qwen2-legacy-folded")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let settings = Data("{\n  \"do_sample\": true,\n  \"eos_token_id\": 2,\n  \"temperature\": 0.7\n}\n".utf8)
+        try settings.write(to: folder.appendingPathComponent("generation_config.json"))
+        _ = try Exporter.run(.init(workspace: withSettings, formats: [.safetensors]))
+        #expect(try Data(contentsOf: withSettings.export.appendingPathComponent("hf/generation_config.json")) == settings)
     }
 
     @Test func provenanceNamesSourceCheckpointDigestAndEveryFile() throws {

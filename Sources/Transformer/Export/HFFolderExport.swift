@@ -6,7 +6,8 @@ import ModelFiles
 ///     model.safetensors                F32, canonical names, in parameter (state-dict) order;
 ///     (model-0000k-of-0000n.safetensors + model.safetensors.index.json above the shard size)
 ///     config.json                      the imported config, dtype set to float32
-///     generation_config.json           bos / eos / pad token ids from the config
+///     generation_config.json           the imported model's (in base/ or beside the source), else
+///                                      bos / eos / pad token ids from the config
 ///     tokenizer.json                   copied from base/ when the import had one
 ///     tokenizer_config.json            copied, or a minimal PreTrainedTokenizerFast one
 ///
@@ -48,7 +49,7 @@ enum HFFolderExport {
         }
         hf.dtype = "float32"
         try files.write("\(folder)/config.json", data: try hf.encoded())
-        try files.write("\(folder)/generation_config.json", data: try generationConfig(hf))
+        try files.write("\(folder)/generation_config.json", data: try existingGenerationConfig(source) ?? generationConfig(hf))
 
         if FileManager.default.fileExists(atPath: base.baseTokenizer.path) {
             let tokenizer = try read(base.baseTokenizer)
@@ -70,6 +71,25 @@ enum HFFolderExport {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(JSONValue.object(object)) + Data("\n".utf8)
+    }
+
+    /// The generation settings that came with the model: base/generation_config.json, else the
+    /// one beside the imported source (file or folder); nil when there is none.
+    static func existingGenerationConfig(_ source: ExportSource) throws -> Data? {
+        let name = "generation_config.json"
+        let imported = URL(fileURLWithPath: source.map.source.path)
+        var isDirectory: ObjCBool = false
+        let folder = FileManager.default.fileExists(atPath: imported.path, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? imported : imported.deletingLastPathComponent()
+        for url in [source.workspace.base.appendingPathComponent(name), folder.appendingPathComponent(name)]
+        where FileManager.default.fileExists(atPath: url.path) {
+            let data = try read(url)
+            guard (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue != nil else {
+                throw ExportError(.workspace, file: url.path, "expected a JSON object (generation settings), found something else")
+            }
+            return data
+        }
+        return nil
     }
 
     /// What `GenerationConfig.from_model_config` keeps of a config: the special token ids.
