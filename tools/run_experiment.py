@@ -38,7 +38,7 @@ def main():
     ap.add_argument("--tree", default="--depth 3 --branching 2 --step-tokens 16",
                     help="TreeRPO tree options (8 leaves per question)")
     ap.add_argument("--grpo", default="--group-size 8", help="GRPO options (same leaves per question)")
-    ap.add_argument("--common", default="--prompts-per-step 8 --lr 1e-4 --max-response-tokens 128 --tau 0.1 --eval-every 10 --eval-questions 64 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
+    ap.add_argument("--common", default="--prompts-per-step 8 --lr 2e-5 --max-response-tokens 128 --tau 0.1 --eval-every 10 --eval-questions 64 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
                     help="options shared by every run")
     ap.add_argument("--eval-questions", type=int, default=200)
     ap.add_argument("--eval-samples", type=int, default=8)

@@ -45,7 +45,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var aggregation: LossAggregation = .tokenMean
 
     // Optimiser.
-    public var learningRate = 1e-4
+    public var learningRate = 2e-5
     public var warmupSteps = 0
     public var schedule: LearningRateSchedule.Shape = .constant
     public var minLearningRateRatio = 0.1
