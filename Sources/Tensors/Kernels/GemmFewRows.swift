@@ -9,6 +9,12 @@
 /// rows of A passes over it, and each output is a dot product along k (SIMD8 lanes, one
 /// accumulator per output, summed across lanes at the end).
 ///
+/// With more than two rows of A, each tile is read from memory by the first pair and from cache
+/// by the others, and memory would idle meanwhile: so the passes over a tile also prefetch the
+/// next tile into L2, a slice per pass, one cache line per step of k (measured here: 10-35%
+/// faster at 4 to 32 rows when the weight comes from memory; no gain at 1 or 2 rows, where the
+/// hardware prefetcher already streams it).
+///
 /// Shapes: A `[m, k]` rows `lda` apart, B `[n, k]` rows `ldb` apart, C `[m, n]` rows `ldc` apart.
 /// Work is split over tiles of B's rows, so that every thread streams its own part of the weight.
 extension Gemm {
@@ -28,19 +34,33 @@ extension Gemm {
         let tiles = (n + fewRowsTile - 1) / fewRowsTile
         // A thread is only worth waking for about 64K multiply-adds.
         let perTile = m * fewRowsTile * Swift.max(k, 1)
+        let passes = (m + 1) / 2
         Compute.parallelFor(tiles, minChunk: Swift.max(1, 65_536 / perTile)) { range in
             for tile in range {
                 let row = tile * fewRowsTile
                 let rows = Swift.min(fewRowsTile, n - row)
-                var i = 0
-                while i + 2 <= m {
-                    FewRowsTile.run(TwoRows.self, a: a + i * lda, lda: lda, b: b + row * ldb, ldb: ldb, rows: rows,
-                                    k: k, alpha: alpha, beta: beta, c: c + i * ldc + row, ldc: ldc)
-                    i += 2
+                // The next tile of this thread's range: bytes [0, span) from `next`.
+                let next = UnsafeRawPointer(b + (row + fewRowsTile) * ldb)
+                var span = 0
+                if passes > 1 && tile + 1 < range.upperBound {
+                    let nextRows = Swift.min(fewRowsTile, n - row - fewRowsTile)
+                    span = ((nextRows - 1) * ldb + k) * MemoryLayout<Float>.size
                 }
-                if i < m {
-                    FewRowsTile.run(OneRow.self, a: a + i * lda, lda: lda, b: b + row * ldb, ldb: ldb, rows: rows,
-                                    k: k, alpha: alpha, beta: beta, c: c + i * ldc + row, ldc: ldc)
+                var i = 0, pass = 0
+                while i < m {
+                    let from = next + span * pass / passes, to = next + span * (pass + 1) / passes
+                    if i + 2 <= m {
+                        FewRowsTile.run(TwoRows.self, a: a + i * lda, lda: lda, b: b + row * ldb, ldb: ldb, rows: rows,
+                                        k: k, alpha: alpha, beta: beta, c: c + i * ldc + row, ldc: ldc,
+                                        prefetch: from, prefetchEnd: to)
+                        i += 2
+                    } else {
+                        FewRowsTile.run(OneRow.self, a: a + i * lda, lda: lda, b: b + row * ldb, ldb: ldb, rows: rows,
+                                        k: k, alpha: alpha, beta: beta, c: c + i * ldc + row, ldc: ldc,
+                                        prefetch: from, prefetchEnd: to)
+                        i += 1
+                    }
+                    pass += 1
                 }
             }
         }
@@ -64,9 +84,11 @@ enum FewRowsTile {
     @inline(__always)
     static func run<R: TileRowCount>(
         _: R.Type, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int, rows: Int,
-        k: Int, alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+        k: Int, alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        prefetch: UnsafeRawPointer, prefetchEnd: UnsafeRawPointer
     ) {
         let two = R.rows == 2
+        var line = prefetch
         let a0 = a, a1 = two ? a + lda : a
         let b0 = b, b1 = rows > 1 ? b + ldb : b, b2 = rows > 2 ? b + 2 * ldb : b
         let b3 = rows > 3 ? b + 3 * ldb : b, b4 = rows > 4 ? b + 4 * ldb : b, b5 = rows > 5 ? b + 5 * ldb : b
@@ -77,6 +99,10 @@ enum FewRowsTile {
         while i + 8 <= k {
             // One row of B in a register at a time, used by both rows of A (loading all six
             // first would need 20 registers).
+            if line < prefetchEnd {
+                Prefetch.toL2(line)
+                line += 64
+            }
             let x0 = load(a0, i), x1 = two ? load(a1, i) : x0
             var w = load(b0, i)
             s00.addProduct(w, x0)
@@ -97,6 +123,10 @@ enum FewRowsTile {
             s50.addProduct(w, x0)
             if two { s51.addProduct(w, x1) }
             i += 8
+        }
+        while line < prefetchEnd {
+            Prefetch.toL2(line)
+            line += 64
         }
         var r0 = SIMD8<Float>(s00.sum(), s10.sum(), s20.sum(), s30.sum(), s40.sum(), s50.sum(), 0, 0)
         var r1 = two ? SIMD8<Float>(s01.sum(), s11.sum(), s21.sum(), s31.sum(), s41.sum(), s51.sum(), 0, 0) : r0
