@@ -78,8 +78,12 @@ let package = Package(
             dependencies: ["Transformer", "Sampling", "Tokenization"]
         ),
         .testTarget(
+            name: "SamplingTests",
+            dependencies: ["Sampling", "Transformer", "Tensors"]
+        ),
+        .testTarget(
             name: "TreeRPOTests",
-            dependencies: ["TreeRPO"],
+            dependencies: ["TreeRPO", "Sampling"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

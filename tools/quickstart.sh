@@ -1,28 +1,63 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian machine with the Swift toolchain:
 #   bash tools/quickstart.sh
-# Installs what is missing, builds in release, then runs what the pipeline has so far: a
-# sample of the arithmetic task, an import of a real ONNX export (torch dynamo exporter,
-# Qwen2 layout) into the workspace, and the kernel benchmark. Outputs: ./treerpo-workspace/.
+# Installs what is missing, builds in release, imports the bundled math model, measures it on
+# held-out questions, fine-tunes it with TreeRPO for a few minutes, measures again, exports the
+# result as ONNX and safetensors, and prints a before/after table. Outputs: ./treerpo-workspace/.
+#
+# QUICKSTART_STEPS (default 40) and QUICKSTART_EVAL_QUESTIONS (default 100) shorten it, and
+# QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
-swift build -c release
-bin=.build/release/treerpo
-ws=treerpo-workspace
+# QUICKSTART_SWIFT_FLAGS: extra build flags (tools/test.sh passes its own, to reuse its build).
+swift build -c release ${QUICKSTART_SWIFT_FLAGS:-}
+bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
+ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
+steps=${QUICKSTART_STEPS:-40}
+questions=${QUICKSTART_EVAL_QUESTIONS:-100}
+model=$(ls -d models/*/ | head -n 1)
+model=${model%/}
+run="quickstart-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$ws"
 
-echo "== data: three multi-step arithmetic problems (the built-in task) =="
-"$bin" data arithmetic --seed 1 --count 3 --out "$ws/arithmetic-sample.jsonl"
-cat "$ws/arithmetic-sample.jsonl"
+echo "== import: $model/model.onnx (Qwen2 layout, torch.onnx default exporter) into $ws/base =="
+"$bin" import "$model/model.onnx" --workspace "$ws" --replace
+
+evaluate() {  # $1: before|after, then extra eval options
+  local tag=$1; shift
+  "$bin" eval --workspace "$ws" --data arithmetic --questions "$questions" --samples 4 --seed 1 --json "$@" \
+    | tee "$ws/eval-$tag.json"
+}
+echo
+echo "== eval before: $questions held-out questions x 4 samples =="
+evaluate before --base
 
 echo
-echo "== import: a tiny Qwen2 exported by torch.onnx (dynamo, optimised) into $ws/base =="
-"$bin" import Fixtures/models/qwen2-dynamo-optimized/model.onnx --workspace "$ws" --replace
+echo "== finetune: TreeRPO, $steps steps (run $run) =="
+"$bin" finetune --workspace "$ws" --task arithmetic --run "$run" --steps "$steps"
 
 echo
-echo "== kernels: treerpo's matrix product next to OpenBLAS called directly, and kernel throughput =="
-"$bin" bench kernels --rounds 5
+echo "== eval after =="
+evaluate after --checkpoint "$run"
 
 echo
-echo "Outputs are in $ws/: arithmetic-sample.jsonl, base/ (model.safetensors, config.json, import-map.json)."
+echo "== export: ONNX (the imported graph with the trained weights) and Hugging Face safetensors =="
+"$bin" export --workspace "$ws" --checkpoint "$run" --replace
+
+"$bin" report "$run" --workspace "$ws" --out "$ws/runs/$run/curves.svg" --title "quickstart: TreeRPO on $(basename "$model")" >/dev/null
+
+field() { sed -e "s/.*\"$2\":\([-0-9.e]*\).*/\1/" "$ws/eval-$1.json"; }
+pct() { awk -v x="$1" 'BEGIN { printf "%.1f%%", 100 * x }'; }
+echo
+echo "held-out arithmetic, $questions questions x 4 samples"
+printf '%-22s %10s %10s\n' "" before after
+printf '%-22s %10s %10s\n' "Pass@1" "$(pct "$(field before 'pass@1')")" "$(pct "$(field after 'pass@1')")"
+printf '%-22s %10s %10s\n' "Pass@4" "$(pct "$(field before 'pass@k')")" "$(pct "$(field after 'pass@k')")"
+printf '%-22s %10s %10s\n' "maj@4" "$(pct "$(field before 'maj@k')")" "$(pct "$(field after 'maj@k')")"
+printf '%-22s %10.1f %10.1f\n' "mean answer tokens" "$(field before mean_response_tokens)" "$(field after mean_response_tokens)"
+echo
+echo "outputs in $ws/:"
+echo "  base/                     the imported model"
+echo "  runs/$run/    config.json, metrics.jsonl, trees/, checkpoints/, curves.svg"
+echo "  export/                   model.onnx and the Hugging Face folder"

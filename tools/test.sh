@@ -2,7 +2,27 @@
 # Sets up a fresh Debian machine that has the Swift toolchain, then runs every test.
 #   bash tools/test.sh
 # Numeric Swift is slow in debug builds, so the tests run in release with testability on.
+# Then the export interop check: onnxruntime and transformers load what the built binary exports
+# (tools/check_export_interop.py, in the pinned .venv-tools). Arguments go to `swift test`
+# (e.g. --filter); TREERPO_SKIP_INTEROP=1 skips the interop check. Last, the quickstart's main job
+# in a shortened form (3 steps, in a temporary workspace), so a broken import, finetune, eval or
+# export path fails the tests; TREERPO_SKIP_QUICKSTART=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
 swift test -c release -Xswiftc -enable-testing "$@"
+if [ "${TREERPO_SKIP_INTEROP:-0}" = 1 ]; then
+  echo "treerpo: export interop check skipped (TREERPO_SKIP_INTEROP=1)"
+else
+  swift build -c release -Xswiftc -enable-testing --product treerpo  # built by the tests already: no rebuild
+  bash tools/setup-python.sh tools
+  .venv-tools/bin/python tools/check_export_interop.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo"
+fi
+if [ "${TREERPO_SKIP_QUICKSTART:-0}" = 1 ]; then
+  echo "treerpo: shortened quickstart skipped (TREERPO_SKIP_QUICKSTART=1)"
+else
+  quickstart_ws=$(mktemp -d)
+  QUICKSTART_STEPS=3 QUICKSTART_EVAL_QUESTIONS=8 QUICKSTART_WORKSPACE="$quickstart_ws/ws" \
+    QUICKSTART_SWIFT_FLAGS="-Xswiftc -enable-testing" bash tools/quickstart.sh
+  rm -rf "$quickstart_ws"
+fi

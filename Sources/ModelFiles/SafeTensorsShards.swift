@@ -13,7 +13,7 @@ public enum SafeTensorsShards {
 
     /// Greedy split in the given order: a shard is closed when the next tensor would take it past
     /// `maxShardBytes` (a single larger tensor gets a shard of its own), as transformers does.
-    static func split(_ entries: [SafeTensorsWriter.Entry], maxShardBytes: Int) -> [[SafeTensorsWriter.Entry]] {
+    public static func split(_ entries: [SafeTensorsWriter.Entry], maxShardBytes: Int) -> [[SafeTensorsWriter.Entry]] {
         var shards: [[SafeTensorsWriter.Entry]] = []
         var current: [SafeTensorsWriter.Entry] = []
         var size = 0
@@ -59,7 +59,7 @@ public enum SafeTensorsShards {
     }
 
     /// Same text as `json.dumps(index, indent=2, sort_keys=True) + "\n"` in transformers.
-    static func indexJSON(totalSize: Int, weightMap: [String: String]) -> Data {
+    public static func indexJSON(totalSize: Int, weightMap: [String: String]) -> Data {
         var text = "{\n  \"metadata\": {\n    \"total_size\": \(totalSize)\n  },\n  \"weight_map\": {\n"
         let lines = weightMap.keys.sorted().map {
             "    \(SafeTensorsWriter.jsonString($0)): \(SafeTensorsWriter.jsonString(weightMap[$0]!))"

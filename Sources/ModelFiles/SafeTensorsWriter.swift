@@ -117,6 +117,16 @@ public enum SafeTensorsWriter {
         return data
     }
 
+    /// Streams one safetensors file into `sink`: the header, then each tensor's bytes in layout
+    /// order (for writers that manage their own files, e.g. an export folder built in a temporary
+    /// place). Same bytes as `serialize`.
+    public static func stream(_ entries: [Entry], metadata: [String: String]? = defaultMetadata,
+                              into sink: (Data) throws -> Void) throws {
+        let ordered = layoutOrder(entries)
+        try sink(try header(ordered, metadata: metadata))
+        for entry in ordered { try sink(entry.data) }
+    }
+
     /// Writes one safetensors file through a temporary name and a rename.
     public static func write(_ entries: [Entry], to url: URL, metadata: [String: String]? = defaultMetadata) throws {
         let ordered = layoutOrder(entries)

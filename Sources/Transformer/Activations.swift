@@ -57,6 +57,8 @@ public final class Activations {
     /// chosen rows of a cached step, in the order asked).
     public let logits: UnsafeMutablePointer<Float>
     private let layerSlots: [Layer]
+    /// Gradient buffers of `TransformerModel.backward`, made on its first call.
+    var backwardScratch: GradientScratch?
     private var arenas: [UnsafeMutablePointer<Float>] = []
 
     /// `capacity`: most tokens in one forward; `logitCapacity`: most rows of logits in one forward.

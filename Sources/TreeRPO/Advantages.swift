@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 
 /// How a step-level group's centred values `V(c_i) - mean_j V(c_j)` are scaled.
 public enum AdvantageNormalization: String, CaseIterable, Codable, Sendable {

@@ -6,6 +6,6 @@ struct Treerpo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "treerpo",
         abstract: "Fine-tune small language models with Tree Relative Policy Optimization.",
-        subcommands: [Import.self, Generate.self, DataCommand.self, Bench.self]
+        subcommands: [Import.self, Generate.self, Sample.self, Finetune.self, Eval.self, Export.self, Report.self, DataCommand.self, Bench.self, ExportLogitsCommand.self]
     )
 }

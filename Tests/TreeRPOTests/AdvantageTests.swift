@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Sampling
 @testable import TreeRPO
 
 /// Values and advantages on small trees worked out by hand (arithmetic in the comments).

@@ -5,7 +5,7 @@ import Glibc
 
 /// SHA-256 (FIPS 180-4), streaming, for recording which source file an import came from.
 /// (Foundation on Linux has no CryptoKit and the package takes no crypto dependency.)
-struct SHA256 {
+public struct SHA256 {
     private var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
         (0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19)
     private var pending: [UInt8] = []
@@ -55,8 +55,9 @@ struct SHA256 {
     }
 
     private mutating func block(_ p: UnsafeRawPointer) {
-        var w = [UInt32](repeating: 0, count: 64)
-        w.withUnsafeMutableBufferPointer { w in
+        // The message schedule lives on the stack: a heap array per 64-byte block made hashing
+        // a 650 MB model the largest cost of an export.
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
             for i in 0..<16 { w[i] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
             for i in 16..<64 {
                 let s0 = w[i - 15].rotr(7) ^ w[i - 15].rotr(18) ^ (w[i - 15] >> 3)
@@ -79,7 +80,7 @@ struct SHA256 {
         }
     }
 
-    static func hex(_ data: Data) -> String {
+    public static func hex(_ data: Data) -> String {
         var s = SHA256()
         data.withUnsafeBytes { s.update($0) }
         return s.finish()
@@ -87,7 +88,7 @@ struct SHA256 {
 
     /// Hash of a file's bytes, read in 4 MB pieces (never mapped, so a large file does not count
     /// against the import's resident memory).
-    static func hex(file url: URL) throws -> (hash: String, bytes: Int) {
+    public static func hex(file url: URL) throws -> (hash: String, bytes: Int) {
         let fd = open(url.path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw ImportError(.source, file: url.lastPathComponent, "cannot open to hash (errno \(errno))")

@@ -23,7 +23,9 @@ public struct RolloutNode: Codable, Equatable, Sendable {
     public var depth: Int
     /// Token ids of this step, `[stepTokens]`.
     public var tokens: [Int] = []
-    /// Log-probability of each token under the sampling policy, `[stepTokens]`, same order.
+    /// Log-probability of each token under the policy that sampled it, `[stepTokens]`, same
+    /// order: log softmax of the model's unmodified logits at temperature 1 (`TreeSampler`
+    /// records what `GeneratedToken.logprob` does, whatever temperature / top-k / top-p drew it).
     public var logProbs: [Float] = []
     /// Why the step stopped; `nil` while it is still being sampled.
     public var finishReason: FinishReason?

@@ -1,0 +1,72 @@
+import Foundation
+import Transformer
+
+/// Tree sampling next to flat sampling of the same number of complete answers, for
+/// `treerpo bench sample`: each prompt's tree against `Generator` over the prompt repeated once
+/// per leaf, with the same sampler, seed and response budget. No stop token is used, so every
+/// answer runs to the budget and both sides produce the same number of leaves of the same
+/// length whatever the (random) model draws. Runs alternate; medians are reported.
+public enum TreeSamplingBenchmark {
+    public struct Side: Sendable {
+        public var wallSeconds: [Double] = []
+        /// Tokens drawn per run (the tree's step tokens; the flat answers' tokens).
+        public var sampledTokens = 0
+        /// Forward rows per run: prompt tokens plus every drawn token that was fed back.
+        public var computedTokens = 0
+        public var leaves = 0
+        public var medianSeconds: Double { wallSeconds.sorted()[wallSeconds.count / 2] }
+        public var sampledTokensPerSecond: Double { Double(sampledTokens) / medianSeconds }
+        public var computedTokensPerSecond: Double { Double(computedTokens) / medianSeconds }
+    }
+
+    public struct Result: Sendable {
+        public var tree = Side(), flat = Side()
+        public var treeStats = TreeSamplingStats()
+        /// Tree drawn tokens/s over flat drawn tokens/s (the goal: >= 0.9).
+        public var perTokenRatio: Double { tree.sampledTokensPerSecond / flat.sampledTokensPerSecond }
+        public var wallRatio: Double { flat.medianSeconds / tree.medianSeconds }
+    }
+
+    public static func run(model: TransformerModel, prompts: Int, promptLength: Int, options: TreeSamplingOptions,
+                           rounds: Int, memoryLimitBytes: Int? = nil) throws -> Result {
+        var options = options
+        options.stopTokens = []
+        let vocab = model.config.vocabSize
+        let promptIds = (0..<prompts).map { ForwardBenchmark.prompt(length: promptLength, vocab: vocab, stream: UInt64($0 + 1)) }
+        let treeSampler = TreeSampler(model: model), generator = Generator(model: model)
+        var result = Result()
+
+        func runTree() throws -> Double {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let trees = try treeSampler.sample(prompts: promptIds, options: options, memoryLimitBytes: memoryLimitBytes)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let s = treeSampler.lastStats
+            result.treeStats = s
+            result.tree.sampledTokens = s.sampledTokens
+            result.tree.computedTokens = s.computedTokens
+            result.tree.leaves = trees.reduce(0) { $0 + $1.leaves.count }
+            return seconds
+        }
+        func runFlat(answersPerPrompt: Int) throws -> Double {
+            let repeated = promptIds.flatMap { Array(repeating: $0, count: answersPerPrompt) }
+            let flatOptions = GenerationOptions(maxNewTokens: options.maxResponseTokens, sampler: options.sampler, seed: options.seed)
+            let start = DispatchTime.now().uptimeNanoseconds
+            let answers = try generator.generate(prompts: repeated, options: flatOptions)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            result.flat.sampledTokens = answers.reduce(0) { $0 + $1.tokens.count }
+            result.flat.computedTokens = repeated.reduce(0) { $0 + $1.count } + result.flat.sampledTokens - answers.count
+            result.flat.leaves = answers.count
+            return seconds
+        }
+
+        // Warm-up of each (buffers sized, pages touched); the tree run fixes the leaf count.
+        _ = try runTree()
+        let perPrompt = max(1, result.tree.leaves / max(1, prompts))
+        _ = try runFlat(answersPerPrompt: perPrompt)
+        for _ in 0..<rounds {
+            result.tree.wallSeconds.append(try runTree())
+            result.flat.wallSeconds.append(try runFlat(answersPerPrompt: perPrompt))
+        }
+        return result
+    }
+}

@@ -1,0 +1,73 @@
+import Tensors
+
+extension TransformerModel {
+    /// Reverse of `forward(tokens:positions:mask:activations:)`, written by hand as that
+    /// forward's call list in reverse (llm.c style).
+    ///
+    /// `activations` (made with `keepsLayers: true`) must hold that forward of the same tokens,
+    /// positions and mask; on entry `activations.logits [n, vocab]` holds d loss / d logits (it
+    /// is consumed: afterwards it holds nothing useful). The gradient of every parameter is
+    /// ADDED into `gradients` (a `Parameters` of this model's layout), so micro-batches
+    /// accumulate. A tied head's gradient and the embedding's land in the one shared parameter.
+    public func backward(tokens: [Int32], positions: [Int32], mask: AttentionMask, activations a: Activations, gradients: Parameters) throws {
+        let n = tokens.count
+        guard positions.count == n, mask.count == n else {
+            throw ModelError("backward: expected \(n) position ids and a mask over \(n) tokens, found \(positions.count) and \(mask.count)")
+        }
+        guard a.keepsLayers else {
+            throw ModelError("backward: the activations were made without keepsLayers, so the layers' intermediates are gone")
+        }
+        guard n <= a.capacity, n <= a.logitCapacity else {
+            throw ModelError("backward: \(n) tokens exceed the activations' capacity (\(a.capacity) tokens, \(a.logitCapacity) logit rows)")
+        }
+        guard gradients.specs == parameters.specs else {
+            throw ModelError("backward: the gradients' layout differs from the model's parameters")
+        }
+        if n == 0 { return }
+        try tokens.withUnsafeBufferPointer { t in
+            try positions.withUnsafeBufferPointer { p in
+                guard let t = t.baseAddress, let p = p.baseAddress else { return }
+                try check(tokens: t, positions: p, count: n)
+                backwardBody(count: n, tokens: t, positions: p, mask: mask, activations: a, gradients: gradients)
+            }
+        }
+    }
+
+    private func backwardBody(
+        count n: Int, tokens: UnsafePointer<Int32>, positions: UnsafePointer<Int32>, mask: AttentionMask,
+        activations a: Activations, gradients g: Parameters
+    ) {
+        let c = config, h = c.hiddenSize, vocab = c.vocabSize
+        let s = a.gradientScratch(config: c)
+        let dEmbedding = g[c.embeddingName]
+
+        // logits = finalOut head^T; then the final norm of the residual stream.
+        Linear.backward(dOut: a.logits, x: a.finalOut, rows: n, inDim: h, weight: head, outDim: vocab,
+                        dx: s.dNorm, dWeight: c.tiedEmbeddings ? dEmbedding : g["lm_head.weight"], dBias: nil)
+        s.dx.update(repeating: 0, count: n * h)
+        switch c.family {
+        case .llama, .qwen2:
+            RMSNorm.backward(dy: s.dNorm, x: a.finalIn, weight: finalNorm, rstd: a.finalRstd, dx: s.dx,
+                             dWeight: g["model.norm.weight"], rows: n, dim: h)
+        case .gpt2:
+            LayerNorm.backward(dy: s.dNorm, x: a.finalIn, weight: finalNorm, mean: a.finalMean, rstd: a.finalRstd,
+                               dx: s.dx, dWeight: g["transformer.ln_f.weight"], dBias: g["transformer.ln_f.bias"], rows: n, dim: h)
+        }
+
+        for l in (0..<c.layers).reversed() {
+            let gw = LayerWeights.resolve(g, config: c, layer: l)
+            switch c.family {
+            case .llama, .qwen2:
+                llamaBlockBackward(layer: l, count: n, positions: positions, mask: mask, activations: a, scratch: s, gradients: gw)
+            case .gpt2:
+                gpt2BlockBackward(layer: l, count: n, mask: mask, activations: a, scratch: s, gradients: gw)
+            }
+        }
+
+        // x = embedding[tokens] (+ wpe[positions])
+        Embedding.backward(dOut: s.dx, ids: tokens, dTable: dEmbedding, tokens: n, dim: h)
+        if positionEmbedding != nil {
+            Embedding.backward(dOut: s.dx, ids: positions, dTable: g["transformer.wpe.weight"], tokens: n, dim: h)
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Sampling
+import Tokenization
+import Transformer
+
+/// Pass@1, unbiased Pass@k, maj@k and answer length over held-out questions (TREERPO.md
+/// "Evaluation").
+public struct EvaluationResult: Codable, Equatable, Sendable {
+    /// Mean correctness over all k samples of all questions.
+    public var pass1: Double
+    /// Unbiased Pass@k (Chen et al. 2021): with n = k samples it is the share of questions with
+    /// at least one correct sample.
+    public var passK: Double
+    /// Share of questions whose most frequent extracted answer is correct (ties: the answer seen
+    /// first).
+    public var majK: Double
+    public var k: Int
+    public var meanResponseTokens: Double
+    public var questions: Int
+
+    enum CodingKeys: String, CodingKey {
+        case pass1 = "pass@1", passK = "pass@k", majK = "maj@k", k
+        case meanResponseTokens = "mean_response_tokens", questions
+    }
+}
+
+public struct EvaluationOptions: Sendable {
+    public var samples: Int
+    public var temperature: Float
+    public var topP: Float
+    public var topK: Int
+    public var maxResponseTokens: Int
+    public var seed: UInt64
+    /// Sequences decoded together.
+    public var batchSize: Int
+
+    public init(samples: Int = 8, temperature: Float = 1, topP: Float = 1, topK: Int = 0,
+                maxResponseTokens: Int = 256, seed: UInt64 = 0, batchSize: Int = 64) {
+        self.samples = samples
+        self.temperature = temperature
+        self.topP = topP
+        self.topK = topK
+        self.maxResponseTokens = maxResponseTokens
+        self.seed = seed
+        self.batchSize = batchSize
+    }
+}
+
+public enum Evaluation {
+    /// Unbiased Pass@k from n samples of which c are correct: 1 - C(n-c, k) / C(n, k).
+    public static func passAtK(n: Int, c: Int, k: Int) -> Double {
+        precondition(n >= 1 && k >= 1 && k <= n && c >= 0 && c <= n, "passAtK: need 1 <= k <= n and 0 <= c <= n")
+        if c == 0 { return 0 }
+        if n - c < k { return 1 }
+        var failAll = 1.0
+        for i in (n - c + 1)...n { failAll *= 1 - Double(k) / Double(i) }
+        return 1 - failAll
+    }
+
+    /// The majority answer of a question's samples (answers that are the same number vote
+    /// together, whatever their spelling; unparsable answers vote by their text), nil when no
+    /// sample has an extractable answer. Ties go to the answer seen first.
+    public static func majorityAnswer(_ responses: [String]) -> String? {
+        var answers: [String] = [], votes: [Int] = []
+        for r in responses {
+            guard let extracted = AnswerExtraction.extract(from: r) else { continue }
+            if let i = answers.firstIndex(where: { $0 == extracted.answer || NumberMatching.equivalent($0, extracted.answer) }) {
+                votes[i] += 1
+            } else {
+                answers.append(extracted.answer)
+                votes.append(1)
+            }
+        }
+        guard let best = votes.max() else { return nil }
+        return answers[votes.firstIndex(of: best)!]
+    }
+
+    /// Samples `options.samples` answers to every problem and scores them. Question q's sample j
+    /// draws from stream q * samples + j of `options.seed`, so results do not depend on the
+    /// batch size.
+    public static func run(model: TransformerModel, tokenizer: Tokenizer, problems: [Problem], template: PromptTemplate,
+                           stopTokens: Set<Int>, options: EvaluationOptions) throws -> EvaluationResult {
+        let k = options.samples
+        guard !problems.isEmpty else {
+            throw EvaluationError("expected at least one question to evaluate, found none")
+        }
+        let generator = Generator(model: model)
+        let sampler = SamplerChain(temperature: options.temperature, topK: options.topK, topP: options.topP,
+                                   greedy: options.temperature == 0)
+        var correct = [Int](repeating: 0, count: problems.count)
+        var responses = [[String]](repeating: [], count: problems.count)
+        var responseTokens = 0
+        let prompts = problems.map { tokenizer.encode(template.render(question: $0.question), addSpecialTokens: true) }
+        let jobs = problems.indices.flatMap { q in (0..<k).map { (q, $0) } }
+        var start = 0
+        while start < jobs.count {
+            let chunk = Array(jobs[start..<min(jobs.count, start + max(1, options.batchSize))])
+            start += chunk.count
+            let generation = GenerationOptions(maxNewTokens: options.maxResponseTokens, sampler: sampler,
+                                               seed: options.seed, stopTokens: stopTokens)
+            let outputs = try generator.generate(prompts: chunk.map { prompts[$0.0] }, options: generation,
+                                                 streams: chunk.map { UInt64($0.0 * k + $0.1) })
+            for ((q, _), out) in zip(chunk, outputs) {
+                let ids = out.tokens.map(\.id)
+                responseTokens += ids.count
+                let text = tokenizer.decode(ids, skipSpecialTokens: true)
+                responses[q].append(text)
+                if ExactMatchReward.isCorrect(response: text, reference: problems[q].reference) { correct[q] += 1 }
+            }
+        }
+        var majority = 0
+        for q in problems.indices {
+            if let answer = majorityAnswer(responses[q]),
+               NumberMatching.equivalent(answer, problems[q].reference) { majority += 1 }
+        }
+        let total = Double(problems.count)
+        return EvaluationResult(
+            pass1: Double(correct.reduce(0, +)) / (total * Double(k)),
+            passK: correct.reduce(0.0) { $0 + passAtK(n: k, c: $1, k: k) } / total,
+            majK: Double(majority) / total, k: k,
+            meanResponseTokens: Double(responseTokens) / (total * Double(k)),
+            questions: problems.count)
+    }
+}
+
+public struct EvaluationError: Error, CustomStringConvertible, Equatable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { "eval: \(message)" }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import ModelFiles
+import Tensors
+import Transformer
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Throughput of one training step (forward, policy loss, backward, AdamW) for
+/// `treerpo bench train`; the peer (PyTorch eager, same shape and loss) is measured by
+/// `tools/bench_train.py`, which runs both alternately.
+///
+/// A batch is `batch` sequences of `tokens` tokens with random ids. Every position but each
+/// sequence's last predicts the next token (beta 0, random advantages, old log-probs
+/// -log(vocab)), token-mean weights. Two ways to run it:
+///   - `.sequences`: one forward/backward per sequence, gradients accumulated, one AdamW step
+///     (attention costs batch x tokens^2);
+///   - `.packed`: all sequences in one packed forward/backward with a block-diagonal causal mask
+///     (one set of large GEMMs, but attention costs (batch x tokens)^2).
+public enum TrainBenchmark {
+    public enum Layout: String, Codable, Sendable, CaseIterable { case sequences, packed }
+
+    public struct Result: Codable, Sendable {
+        public var layout: Layout
+        public var batch: Int, tokens: Int, threads: Int
+        public var parameters: Int
+        /// Median over the timed steps.
+        public var tokensPerSecond: Double
+        public var stepSeconds: [Double]
+        /// Seconds of the median step spent in forward, loss, backward and AdamW.
+        public var phaseSeconds: [String: Double]
+        /// Peak resident memory of the process (getrusage), bytes.
+        public var peakResidentBytes: Int
+        /// What the step must hold: parameters, gradients, AdamW moments (2x), and the
+        /// activation and gradient buffers (as allocated), bytes.
+        public var accountedBytes: [String: Int]
+    }
+
+    /// A random model of `config`'s shape: weights ~ N(0, 0.02) by a seeded generator, norm
+    /// weights 1 (no download; for benchmarks only).
+    public static func randomModel(config: ModelConfig, seed: UInt64 = 0) throws -> TransformerModel {
+        let parameters = Parameters(specs: config.parameterSpecs)
+        var rng = SplitMix64(seed: seed)
+        for e in parameters.entries {
+            let p = parameters.base + e.offset
+            // The only one-dimensional weights are norm weights; the rest are biases.
+            let vector = e.spec.shape.count == 1
+            for i in 0..<e.spec.count {
+                if vector { p[i] = e.spec.name.hasSuffix(".weight") ? 1 : 0; continue }
+                // Sum of 4 uniforms: close enough to a normal for a benchmark, std 0.02.
+                var s: Float = 0
+                for _ in 0..<4 { s += Float(rng.next() >> 40) / Float(1 << 24) - 0.5 }
+                p[i] = s * 0.02 * Float(3.0.squareRoot())
+            }
+        }
+        return try TransformerModel(config: config, parameters: parameters)
+    }
+
+    /// The Qwen2 shape of `tools/bench_forward.py`'s "tiny" model (~1.7M parameters).
+    public static func tinyConfig() throws -> ModelConfig {
+        let json = """
+        {"model_type": "qwen2", "vocab_size": 4096, "hidden_size": 128, "intermediate_size": 512,
+         "num_hidden_layers": 5, "num_attention_heads": 4, "num_key_value_heads": 2,
+         "max_position_embeddings": 2048, "tie_word_embeddings": true, "rope_theta": 1000000.0}
+        """
+        return try ModelConfig(hf: HFConfig(data: Data(json.utf8), file: "tiny (built in)"), file: "tiny (built in)")
+    }
+
+    public static func run(model: TransformerModel, batch: Int, tokens: Int, steps: Int, layout: Layout) throws -> Result {
+        let c = model.config
+        let rowsPerForward = layout == .packed ? batch * tokens : tokens
+        guard tokens >= 2, tokens <= c.maxPositions else {
+            throw ModelError("bench train: --tokens must be in 2...\(c.maxPositions) (max_position_embeddings), got \(tokens)")
+        }
+        let acts = Activations(config: c, capacity: rowsPerForward, keepsLayers: true)
+        let gradients = model.parameters.zerosLike()
+        let optimizer = AdamW(parameters: model.parameters)
+        var rng = SplitMix64(seed: 42)
+        let sequences = (0..<batch).map { _ in (0..<tokens).map { _ in Int32(rng.int(in: 0...(c.vocabSize - 1))) } }
+        let advantages = (0..<batch).map { _ in Float(rng.int(in: -1000...1000)) / 1000 }
+        let lossTokenCount = batch * (tokens - 1)
+        let old = -Float(Foundation.log(Double(c.vocabSize)))
+
+        // The forwards of one step: (tokens, positions, mask, loss tokens).
+        var forwards: [([Int32], [Int32], AttentionMask, [LossToken])] = []
+        func lossTokens(_ seqs: [Int], rowOffset: (Int) -> Int) -> [LossToken] {
+            seqs.flatMap { s in
+                (0..<(tokens - 1)).map { t in
+                    LossToken(row: Int32(rowOffset(s) + t), token: sequences[s][t + 1], advantage: advantages[s],
+                              oldLogProb: old, weight: 1 / Float(lossTokenCount))
+                }
+            }
+        }
+        switch layout {
+        case .sequences:
+            for s in 0..<batch {
+                forwards.append((sequences[s], (0..<tokens).map { Int32($0) }, .causal(count: tokens),
+                                 lossTokens([s]) { _ in 0 }))
+            }
+        case .packed:
+            var parents: [Int] = []
+            for s in 0..<batch { parents += (0..<tokens).map { $0 == 0 ? -1 : s * tokens + $0 - 1 } }
+            forwards.append((sequences.flatMap { $0 }, (0..<(batch * tokens)).map { Int32($0 % tokens) },
+                             try AttentionMask(parents: parents), lossTokens(Array(0..<batch)) { $0 * tokens }))
+        }
+
+        var times: [[Double]] = []
+        for step in 0...steps {  // step 0 warms up
+            var phase = [Double](repeating: 0, count: 4)
+            func timed(_ i: Int, _ body: () throws -> Void) rethrows {
+                let start = DispatchTime.now().uptimeNanoseconds
+                try body()
+                phase[i] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            }
+            for (ids, positions, mask, loss) in forwards {
+                try timed(0) { try model.forward(tokens: ids, positions: positions, mask: mask, activations: acts) }
+                timed(1) {
+                    _ = PolicyLoss.lossAndGradient(logits: acts.logits, rows: ids.count, vocab: c.vocabSize, tokens: loss,
+                                                   settings: PolicyLossSettings())
+                }
+                try timed(2) { try model.backward(tokens: ids, positions: positions, mask: mask, activations: acts, gradients: gradients) }
+            }
+            timed(3) {
+                optimizer.update(model.parameters, gradients: gradients, lr: 1e-5)
+                gradients.base.update(repeating: 0, count: gradients.count)
+            }
+            if step > 0 { times.append(phase) }
+        }
+        let totals = times.map { $0.reduce(0, +) }
+        let medianIndex = totals.indices.sorted { totals[$0] < totals[$1] }[totals.count / 2]
+        let median = times[medianIndex]
+        let paramBytes = model.parameters.count * 4
+        return Result(
+            layout: layout, batch: batch, tokens: tokens, threads: Compute.threads,
+            parameters: model.parameters.specs.reduce(0) { $0 + $1.count },
+            tokensPerSecond: Double(batch * tokens) / totals[medianIndex], stepSeconds: totals,
+            phaseSeconds: ["forward": median[0], "loss": median[1], "backward": median[2], "adamw": median[3]],
+            peakResidentBytes: peakResidentBytes(),
+            accountedBytes: ["parameters": paramBytes, "gradients": paramBytes, "moments": 2 * paramBytes,
+                             "activations": activationBytes(config: c, capacity: rowsPerForward)])
+    }
+
+    /// Bytes of `Activations(keepsLayers: true)` plus the backward's `GradientScratch` for
+    /// `capacity` tokens: the buffers those classes allocate (before 64-byte padding).
+    public static func activationBytes(config c: ModelConfig, capacity n: Int) -> Int {
+        let h = c.hiddenSize, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, i = c.intermediateSize
+        let gpt2 = c.family == .gpt2
+        let top = n * h + n * 3 * h + 2 * n * h + 2 * n + n * c.vocabSize
+        let perLayer = 2 * n * h + (gpt2 ? n : 0) + n + (gpt2 ? 3 * n * h : 0) + 2 * n * qd + 2 * n * kvd + n * c.heads
+            + 2 * n * h + (gpt2 ? n : 0) + n + n * i * (gpt2 ? 2 : 3)
+        let scratch = 2 * n * h + 2 * n * qd + 2 * n * kvd + (gpt2 ? 3 * n * h : 0) + n * i * (gpt2 ? 2 : 3)
+        return 4 * (top + c.layers * perLayer + scratch)
+    }
+
+    /// The process's peak resident set so far, bytes (Linux reports kilobytes).
+    public static func peakResidentBytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss) * 1024
+    }
+
+    /// Tokens a training step processes for one tree of `prompt` tokens whose nodes branch
+    /// `branching[d]` ways at depth d into steps of `stepTokens`: packed (each step once) and
+    /// path-expanded (every root-to-leaf path as its own sequence).
+    public static func treeTokens(prompt: Int, branching: [Int], stepTokens: Int) -> (packed: Int, expanded: Int) {
+        var nodes = 1, packed = prompt
+        for b in branching {
+            nodes *= b
+            packed += nodes * stepTokens
+        }
+        return (packed, nodes * (prompt + branching.count * stepTokens))
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import ModelFiles
+import Sampling
+import Tensors
+import Tokenization
+import Transformer
+
+/// The fine-tuning loop: sample trees, score leaves, values and advantages, pack, update;
+/// metrics, tree dumps and checkpoints under `runs/NAME/`.
+///
+/// Everything random is a function of (config.seed, step): step s samples with seed
+/// `stepSeed(s)` and takes the data of `TrainingData.indices(step: s)`. With the weights and
+/// AdamW moments of a checkpoint, step s therefore computes the same numbers whether the run
+/// got there without stopping or was killed and resumed.
+public final class Trainer {
+    public let config: TrainingConfig
+    public let runName: String
+    public let workspace: Workspace
+    public let data: TrainingData
+    let loaded: WorkspaceModel
+    let reward: any RewardFunction
+    let sampler: TreeSampler
+    let updater: PolicyUpdater
+    let optimizer: AdamW
+    let newlineTokens: Set<Int>
+    public private(set) var nextStep = 0
+    private var tokensSampledTotal = 0
+    public private(set) var lastCheckpoint: CheckpointRef?
+    /// Refuse steps whose trees could need more sampling memory than this (nil: the sampler's
+    /// default, half the available memory).
+    public var memoryLimitBytes: Int?
+
+    public var runFolder: URL { workspace.run(runName) }
+    public var metricsFile: URL { runFolder.appendingPathComponent("metrics.jsonl") }
+    public var configFile: URL { runFolder.appendingPathComponent("config.json") }
+
+    /// Starts run `runName` (refusing an existing one unless `resume`), or resumes it from its
+    /// newest checkpoint with its saved config (`config` is then ignored).
+    public init(workspace: Workspace, config requested: TrainingConfig, runName: String, resume: Bool) throws {
+        self.workspace = workspace
+        self.runName = runName
+        let fm = FileManager.default
+        let runFolder = workspace.run(runName)
+        let configFile = runFolder.appendingPathComponent("config.json")
+        var config = requested
+        var checkpoint: CheckpointRef? = nil
+        if resume {
+            guard fm.fileExists(atPath: configFile.path) else {
+                throw TrainingError("cannot resume run '\(runName)': \(configFile.path) does not exist")
+            }
+            do {
+                config = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: configFile))
+            } catch {
+                throw TrainingError("cannot resume run '\(runName)': \(configFile.path) is not a training config (\(error))")
+            }
+            checkpoint = workspace.checkpoints(run: runName).last
+        } else if fm.fileExists(atPath: runFolder.path) {
+            throw TrainingError("run '\(runName)' already exists in \(workspace.runs.path); pass --resume to continue it or --run NAME for a new one")
+        }
+        let problems = config.validationErrors()
+        guard problems.isEmpty else { throw TrainingError("invalid settings: " + problems.joined(separator: "; ")) }
+        self.config = config
+
+        loaded = try WorkspaceModel.load(workspace)
+        data = try Self.loadData(config)
+        reward = config.rewardCommand.map { ExternalCommandReward(command: $0) as any RewardFunction }
+            ?? ExactMatchReward(formatReward: config.formatReward)
+        sampler = TreeSampler(model: loaded.model)
+        optimizer = AdamW(parameters: loaded.parameters, hyperparameters: config.adam)
+        let reference = config.beta > 0
+            ? try TransformerModel(config: loaded.config, parameters: Self.copy(loaded.parameters)) : nil
+        updater = PolicyUpdater(model: loaded.model, reference: reference, optimizer: optimizer)
+        newlineTokens = config.stepBoundary == .newline ? loaded.newlineTokenIds() : []
+
+        try fm.createDirectory(at: runFolder.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
+        if let checkpoint {
+            let state = try TrainerCheckpoint.load(checkpoint, into: loaded.parameters, optimizer: optimizer, config: loaded.config)
+            guard state.configDigest == (try config.digest()) else {
+                throw TrainingError("\(checkpoint.trainerState.path): saved with config digest \(state.configDigest), but \(configFile.path) has \(try config.digest()); the run's config changed")
+            }
+            nextStep = state.step
+            tokensSampledTotal = state.tokensSampledTotal
+            lastCheckpoint = checkpoint
+        } else {
+            try AtomicFile.write(try config.encoded(), to: configFile)
+        }
+        try truncateMetrics(after: nextStep)
+        // Temporary checkpoint folders of a killed write are garbage.
+        let checkpoints = workspace.checkpointsFolder(run: runName)
+        for name in (try? fm.contentsOfDirectory(atPath: checkpoints.path)) ?? [] where name.hasPrefix(".") && name.contains(".tmp") {
+            try? fm.removeItem(at: checkpoints.appendingPathComponent(name))
+        }
+    }
+
+    static func loadData(_ c: TrainingConfig) throws -> TrainingData {
+        let template = try c.promptTemplate.map { try PromptTemplate($0, source: "--prompt-template") }
+        if c.data == "arithmetic" {
+            return try TrainingData.arithmetic(c.arithmetic, seed: c.seed, evalSeed: c.evalSeed,
+                                               heldOutCount: c.evalQuestions, template: template)
+        }
+        return try TrainingData.file(URL(fileURLWithPath: c.data), questionField: c.questionField,
+                                     answerField: c.answerField, heldOutCount: c.evalEvery > 0 ? c.evalQuestions : 0,
+                                     template: template)
+    }
+
+    private static func copy(_ p: Parameters) -> Parameters {
+        let out = p.zerosLike()
+        out.copy(from: p)
+        return out
+    }
+
+    /// Drops metric lines of steps at or after `step` (written after the checkpoint a resumed
+    /// run continues from), so the file describes one history.
+    private func truncateMetrics(after step: Int) throws {
+        guard FileManager.default.fileExists(atPath: metricsFile.path) else { return }
+        let kept = try StepMetrics.read(metricsFile).filter { $0.step < step }
+        let text = try kept.map { try $0.jsonLine() + "\n" }.joined()
+        try AtomicFile.write(Data(text.utf8), to: metricsFile)
+    }
+
+    /// The sampling seed of step `step`.
+    public func stepSeed(_ step: Int) -> UInt64 {
+        var mix = SplitMix64(seed: config.seed ^ (UInt64(step) &+ 1) &* 0xD1B5_4A32_D192_ED03)
+        return mix.next()
+    }
+
+    /// All steps done, or the sampled-token budget spent.
+    public var isFinished: Bool {
+        nextStep >= config.steps || (config.maxSampledTokens > 0 && tokensSampledTotal >= config.maxSampledTokens)
+    }
+
+    /// Runs the remaining steps; `onStep` sees each step's metrics as they are written.
+    public func run(onStep: (StepMetrics) -> Void = { _ in }) throws {
+        while !isFinished {
+            let metrics = try step()
+            onStep(metrics)
+        }
+    }
+
+    /// One step: sample, score, advantages, update, then metrics and maybe a checkpoint.
+    @discardableResult
+    public func step() throws -> StepMetrics {
+        let s = nextStep
+        var m = StepMetrics(step: s)
+        let problems = data.indices(step: s, promptsPerStep: config.promptsPerStep, seed: config.seed).map { data.train[$0] }
+        let tokenizer = loaded.tokenizer
+        let prompts = problems.map { tokenizer.encode(data.template.render(question: $0.question), addSpecialTokens: true) }
+
+        // Sample.
+        let clock = ContinuousClock()
+        var started = clock.now
+        var trees = try sampler.sample(prompts: prompts, options: samplingOptions(seed: stepSeed(s)), memoryLimitBytes: memoryLimitBytes)
+        for i in trees.indices {
+            trees[i].question = problems[i].question
+            trees[i].reference = problems[i].solution
+        }
+        m.secondsSampling = seconds(clock.now - started)
+
+        // Score leaves.
+        started = clock.now
+        var queries: [RewardQuery] = [], owners: [(tree: Int, node: Int)] = []
+        var correct = 0, responseTokens = 0
+        for (t, tree) in trees.enumerated() {
+            for leaf in tree.leaves {
+                let ids = tree.responseTokens(to: leaf)
+                responseTokens += ids.count
+                let text = tokenizer.decode(ids, skipSpecialTokens: true)
+                queries.append(RewardQuery(question: tree.question, response: text, reference: tree.reference))
+                owners.append((t, leaf))
+                if ExactMatchReward.isCorrect(response: text, reference: tree.reference) { correct += 1 }
+            }
+        }
+        let rewards = try reward.rewards(queries)
+        for (owner, r) in zip(owners, rewards) { trees[owner.tree][owner.node].reward = r }
+        m.leaves = queries.count
+        m.rewardMean = rewards.isEmpty ? 0 : rewards.reduce(0, +) / Double(rewards.count)
+        m.leafAccuracy = queries.isEmpty ? 0 : Double(correct) / Double(queries.count)
+        m.meanResponseTokens = queries.isEmpty ? 0 : Double(responseTokens) / Double(queries.count)
+        m.tokensSampled = trees.reduce(0) { $0 + $1.stepTokenCount }
+        tokensSampledTotal += m.tokensSampled
+        m.tokensSampledTotal = tokensSampledTotal
+
+        // Values and advantages.
+        let stats = try Advantages.compute(&trees, config: config.advantages)
+        m.trees = stats.trees
+        m.treesPruned = stats.treesPruned
+        m.groups = stats.groups
+        m.groupsKept = stats.groupsKept
+        m.groupsDroppedPruned = stats.groupsInPrunedTrees
+        m.groupsDroppedSingleChild = stats.groupsSingleChild
+        m.groupsDroppedBelowTau = stats.groupsBelowTau
+        let advantages = trees.flatMap { $0.nodes.compactMap(\.advantage) }
+        if !advantages.isEmpty {
+            let mean = advantages.reduce(0, +) / Double(advantages.count)
+            m.advantageStd = (advantages.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(advantages.count)).squareRoot()
+            m.advantageMeanAbs = advantages.reduce(0) { $0 + abs($1) } / Double(advantages.count)
+        }
+
+        // Update on the trees that carry any loss.
+        let trained = trees.filter { TreePacking.lossTokenCount(of: $0) > 0 }
+        m.learningRate = config.learningRateSchedule.learningRate(step: s)
+        m.tokensPathExpanded = trees.reduce(0) { total, tree in
+            total + tree.leaves.reduce(0) { $0 + tree.promptTokens.count + tree.responseTokens(to: $1).count }
+        }
+        if !trained.isEmpty {
+            let weights = TreePacking.weights(trained, aggregation: config.aggregation)
+            let sequences = TreePacking.packInBatches(trained, weights: weights, maxTokens: config.microBatchTokens)
+            m.tokensTrained = sequences.reduce(0) { $0 + $1.lossTokens.count }
+            m.tokensPacked = sequences.reduce(0) { $0 + $1.count }
+            let settings = PolicyLossSettings(epsLow: config.epsLow, epsHigh: config.epsHigh, beta: config.beta)
+            let r = try updater.update(sequences, settings: settings, epochs: config.ppoEpochs, maxGradNorm: config.maxGradNorm,
+                                       learningRate: m.learningRate, step: s)
+            m.loss = r.loss
+            m.kl = r.kl
+            m.entropy = r.entropy
+            m.clipFraction = r.clipFraction
+            m.gradNorm = r.gradNorm
+        }
+        m.secondsTraining = seconds(clock.now - started)
+        nextStep = s + 1
+
+        if config.evalEvery > 0, nextStep % config.evalEvery == 0 || isFinished {
+            m.eval = try evaluate()
+        }
+        try appendMetrics(m)
+        if config.treeDumpEvery > 0, s % config.treeDumpEvery == 0 {
+            try TreeDump.write(Array(trees.prefix(2)), tokenizer: tokenizer,
+                               to: runFolder.appendingPathComponent("trees").appendingPathComponent(String(format: "step-%08d.json", s)))
+        }
+        if nextStep % config.checkpointEvery == 0 || isFinished {
+            try saveCheckpoint()
+        }
+        return m
+    }
+
+    public func samplingOptions(seed: UInt64) -> TreeSamplingOptions {
+        let shape = config.treeShape
+        return TreeSamplingOptions(
+            depth: shape.depth, branching: shape.branching, stepTokens: shape.stepTokens,
+            stepBoundary: config.stepBoundary == .tokens ? .tokens : .newline(minTokens: config.minStepTokens),
+            newlineTokens: newlineTokens, lastLevelRunsToEnd: config.lastLevelRunsToEnd,
+            maxResponseTokens: config.maxResponseTokens,
+            sampler: SamplerChain(temperature: config.temperature, topK: config.topK, topP: config.topP),
+            seed: seed, stopTokens: loaded.stopTokens)
+    }
+
+    /// Held-out Pass@1 etc. of the current weights.
+    public func evaluate() throws -> EvaluationResult {
+        try Evaluation.run(model: loaded.model, tokenizer: loaded.tokenizer, problems: Array(data.heldOut.prefix(config.evalQuestions)),
+                           template: data.template, stopTokens: loaded.stopTokens,
+                           options: EvaluationOptions(samples: config.evalSamples, temperature: config.evalTemperature,
+                                                      maxResponseTokens: config.maxResponseTokens, seed: config.evalSeed))
+    }
+
+    private func appendMetrics(_ m: StepMetrics) throws {
+        let line = Data((try m.jsonLine() + "\n").utf8)
+        if !FileManager.default.fileExists(atPath: metricsFile.path) {
+            FileManager.default.createFile(atPath: metricsFile.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: metricsFile)
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: line)
+    }
+
+    @discardableResult
+    public func saveCheckpoint() throws -> CheckpointRef {
+        let state = TrainerState(run: runName, step: nextStep, optimizerStep: optimizer.step, configDigest: try config.digest(),
+                                 tokensSampledTotal: tokensSampledTotal, dataPosition: nextStep * config.promptsPerStep,
+                                 savedAt: ISO8601DateFormatter().string(from: Date()))
+        let ref = try TrainerCheckpoint.save(loaded.parameters, optimizer: optimizer, state: state, workspace: workspace,
+                                             keep: config.keepCheckpoints)
+        lastCheckpoint = ref
+        return ref
+    }
+
+    /// The policy being trained (its parameters change with every update).
+    public var model: TransformerModel { loaded.model }
+    public var tokenizer: Tokenizer { loaded.tokenizer }
+
+    private func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+    }
+}

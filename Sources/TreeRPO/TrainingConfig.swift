@@ -1,0 +1,156 @@
+import Foundation
+import Transformer
+
+/// Everything that decides what a fine-tuning run computes. Saved as `runs/NAME/config.json`;
+/// a resumed run uses the saved copy, and its digest goes into every checkpoint and export.
+public struct TrainingConfig: Codable, Equatable, Sendable {
+    public enum Algorithm: String, Codable, CaseIterable, Sendable {
+        /// Trees of depth `depth` with `branching` children per level.
+        case treerpo
+        /// One group of `groupSize` complete answers per prompt: a depth-1 tree through the same code.
+        case grpo
+    }
+
+    public enum StepBoundaryMode: String, Codable, CaseIterable, Sendable {
+        case tokens, newline
+    }
+
+    public var algorithm: Algorithm = .treerpo
+
+    // Tree shape (TREERPO.md "Tree sampling").
+    public var depth = 3
+    /// Children per level, `depth` entries.
+    public var branching = [2, 2, 2]
+    public var stepTokens = 16
+    public var stepBoundary: StepBoundaryMode = .tokens
+    /// With the newline boundary: a step ends at the first newline after at least this many tokens.
+    public var minStepTokens = 4
+    /// Depth-`depth` nodes run on to EOS or the budget (leaves are finished answers).
+    public var lastLevelRunsToEnd = true
+    public var maxResponseTokens = 256
+    /// GRPO's group size G.
+    public var groupSize = 8
+    public var temperature: Float = 1
+    public var topP: Float = 1
+    public var topK = 0
+
+    // Values and advantages.
+    public var advantages = AdvantageConfig()
+
+    // Loss.
+    public var epsLow: Float = 0.2
+    public var epsHigh: Float = 0.2
+    /// KL weight to the starting model (k3); 0 skips the reference forward.
+    public var beta: Float = 0
+    public var aggregation: LossAggregation = .tokenMean
+
+    // Optimiser.
+    public var learningRate = 1e-4
+    public var warmupSteps = 0
+    public var schedule: LearningRateSchedule.Shape = .constant
+    public var minLearningRateRatio = 0.1
+    public var adam = AdamW.Hyperparameters(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.0)
+    /// Global gradient-norm clip; 0 turns it off.
+    public var maxGradNorm = 1.0
+
+    // Loop.
+    public var steps = 20
+    /// Stop once this many tokens have been sampled (0: no limit): equal budgets for GRPO and
+    /// TreeRPO, whose steps sample different amounts.
+    public var maxSampledTokens = 0
+    public var promptsPerStep = 8
+    /// Optimiser updates per sampled batch.
+    public var ppoEpochs = 1
+    /// Most tokens in one packed forward/backward; trees are accumulated over micro-batches.
+    public var microBatchTokens = 4096
+    public var seed: UInt64 = 0
+    public var checkpointEvery = 10
+    public var keepCheckpoints = 2
+    /// Dump the first trees of a step as JSON every this many steps (0: never).
+    public var treeDumpEvery = 10
+
+    // Held-out evaluation during training (0: never).
+    public var evalEvery = 0
+    public var evalQuestions = 64
+    public var evalSamples = 4
+    public var evalTemperature: Float = 1
+
+    // Data.
+    /// "arithmetic" (the built-in task) or the path of a JSONL file.
+    public var data = "arithmetic"
+    public var questionField = "question"
+    public var answerField = "answer"
+    /// Prompt template with `{question}`; `nil` uses `PromptTemplate.arithmetic` ("Question: ...\nAnswer:\n").
+    public var promptTemplate: String? = nil
+    public var arithmetic = ArithmeticTask()
+    /// Held-out questions are drawn from this seed (the built-in task) or the last
+    /// `evalQuestions` lines of the data file are held out.
+    public var evalSeed: UInt64 = 1_000_003
+
+    /// Reward: the built-in verifier, or an external command (see `ExternalCommandReward`).
+    public var rewardCommand: String? = nil
+    public var formatReward = 0.0
+
+    public init() {}
+
+    /// The tree actually sampled: GRPO is depth 1 with G children and one step to the end.
+    public var treeShape: (depth: Int, branching: [Int], stepTokens: Int) {
+        switch algorithm {
+        case .treerpo: return (depth, branching, stepTokens)
+        case .grpo: return (1, [groupSize], maxResponseTokens)
+        }
+    }
+
+    /// Leaves per tree at most (the product of the branching factors).
+    public var leavesPerTree: Int { treeShape.branching.reduce(1, *) }
+
+    public var learningRateSchedule: LearningRateSchedule {
+        LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, shape: schedule, totalSteps: steps,
+                             minRatio: minLearningRateRatio)
+    }
+
+    /// Problems a run would hit later, found now; each names the setting.
+    public func validationErrors() -> [String] {
+        var e: [String] = []
+        if algorithm == .treerpo {
+            if depth < 1 { e.append("depth must be at least 1, got \(depth)") }
+            if branching.count != depth { e.append("branching needs one entry per level (depth \(depth)), got \(branching)") }
+            if branching.contains(where: { $0 < 1 }) { e.append("branching entries must be at least 1, got \(branching)") }
+            if stepTokens < 1 { e.append("step-tokens must be at least 1, got \(stepTokens)") }
+        } else if groupSize < 2 {
+            e.append("group-size must be at least 2 for GRPO, got \(groupSize)")
+        }
+        if maxResponseTokens < 1 { e.append("max-response-tokens must be at least 1, got \(maxResponseTokens)") }
+        if !(temperature > 0 && temperature.isFinite) { e.append("temperature must be > 0 for training, got \(temperature)") }
+        if !(topP > 0 && topP <= 1) { e.append("top-p must be in (0, 1], got \(topP)") }
+        if topK < 0 { e.append("top-k must be >= 0, got \(topK)") }
+        if !(epsLow >= 0 && epsLow < 1) { e.append("eps-low must be in [0, 1), got \(epsLow)") }
+        if !(epsHigh >= 0) { e.append("eps-high must be >= 0, got \(epsHigh)") }
+        if !(beta >= 0) { e.append("beta must be >= 0, got \(beta)") }
+        if !(learningRate > 0 && learningRate.isFinite) { e.append("lr must be > 0, got \(learningRate)") }
+        if steps < 1 { e.append("steps must be at least 1, got \(steps)") }
+        if maxSampledTokens < 0 { e.append("max-sampled-tokens must be >= 0, got \(maxSampledTokens)") }
+        if promptsPerStep < 1 { e.append("prompts-per-step must be at least 1, got \(promptsPerStep)") }
+        if ppoEpochs < 1 { e.append("ppo-epochs must be at least 1, got \(ppoEpochs)") }
+        if microBatchTokens < 16 { e.append("micro-batch-tokens must be at least 16, got \(microBatchTokens)") }
+        if checkpointEvery < 1 { e.append("checkpoint-every must be at least 1, got \(checkpointEvery)") }
+        if keepCheckpoints < 1 { e.append("keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
+        if evalEvery < 0 || evalQuestions < 1 || evalSamples < 1 {
+            e.append("eval-every must be >= 0, eval-questions and eval-samples >= 1")
+        }
+        if let template = promptTemplate, !template.contains(PromptTemplate.placeholder) {
+            e.append("prompt template must contain \(PromptTemplate.placeholder)")
+        }
+        return e
+    }
+
+    /// The serialised form (sorted keys, so equal configs give equal bytes).
+    public func encoded() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    /// SHA-256 of `encoded()`: names this exact configuration in checkpoints and exports.
+    public func digest() throws -> String { SHA256.hex(try encoded()) }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Tensors
+import Transformer
+import TreeRPO
+
+/// `treerpo bench train`: tokens/s of forward + policy loss + backward + AdamW. The peer
+/// (PyTorch eager, same model and shape) and the alternation live in tools/bench_train.py.
+struct BenchTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Training-step tokens/s and peak memory (peer: tools/bench_train.py, PyTorch eager).",
+        discussion: "Without --model: a random Qwen2-shaped model of about 1.7M parameters."
+    )
+
+    @Option(help: "Hugging Face model folder (config.json, model.safetensors).")
+    var model: String?
+
+    @Option(help: "Sequences per step.")
+    var batch = 8
+
+    @Option(help: "Tokens per sequence.")
+    var tokens = 256
+
+    @Option(help: "Timed steps after one warm-up step (the median is reported).")
+    var steps = 3
+
+    @Option(help: "sequences (one forward/backward per sequence, gradients accumulated) or packed (one block-diagonal sequence).")
+    var layout: String = "sequences"
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    func validate() throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard tokens >= 2 else { throw ValidationError("--tokens must be at least 2, got \(tokens)") }
+        guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard TrainBenchmark.Layout(rawValue: layout) != nil else {
+            throw ValidationError("--layout must be sequences or packed, got \(layout)")
+        }
+    }
+
+    func run() throws {
+        runtime.apply()
+        let m = try model.map { try TransformerModel(folder: URL(fileURLWithPath: $0)) }
+            ?? TrainBenchmark.randomModel(config: TrainBenchmark.tinyConfig())
+        let r = try TrainBenchmark.run(model: m, batch: batch, tokens: tokens, steps: steps,
+                                       layout: TrainBenchmark.Layout(rawValue: layout)!)
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            print(String(decoding: try encoder.encode(r), as: UTF8.self))
+            return
+        }
+        let mib = { (b: Int) in String(format: "%.1f MiB", Double(b) / 1_048_576) }
+        let accounted = r.accountedBytes.values.reduce(0, +)
+        print("treerpo bench train: \(model ?? "random tiny Qwen2"), \(r.parameters) parameters, batch \(batch) x \(tokens) (\(layout)), \(r.threads) thread(s), median of \(steps)")
+        print(Table.render(
+            header: ["measurement", "value"],
+            rows: [["tokens/s", Table.number(r.tokensPerSecond)]]
+                + ["forward", "loss", "backward", "adamw"].map { ["\($0) s", String(format: "%.3f", r.phaseSeconds[$0] ?? 0)] }
+                + [["peak resident", mib(r.peakResidentBytes)],
+                   ["params+grads+moments+activations", mib(accounted)],
+                   ["peak / accounted", String(format: "%.2f", Double(r.peakResidentBytes) / Double(accounted))]]))
+        let tree = TrainBenchmark.treeTokens(prompt: 64, branching: [4, 2, 2], stepTokens: 32)
+        print("a tree of a 64-token prompt, branching 4,2,2, 32-token steps: \(tree.packed) tokens packed, \(tree.expanded) path-expanded (\(String(format: "%.2f", Double(tree.expanded) / Double(tree.packed)))x)")
+    }
+}

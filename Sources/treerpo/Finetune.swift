@@ -1,0 +1,187 @@
+import ArgumentParser
+import Foundation
+import TreeRPO
+import Transformer
+
+struct Finetune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune the imported model with TreeRPO (or GRPO) on verifiable questions.",
+        discussion: """
+            Writes runs/NAME/ in the workspace: config.json (the resolved settings), \
+            metrics.jsonl (one line per step), trees/ (sampled trees now and then) and \
+            checkpoints/step-N/ (weights, AdamW moments, trainer state; written to a temporary \
+            folder and renamed). --resume continues a stopped or killed run from its newest \
+            checkpoint with its saved settings and ends with the same weights as an \
+            uninterrupted run.
+            """
+    )
+
+    @Option(help: "Workspace holding the imported model in base/.")
+    var workspace = Workspace.defaultFolderName
+
+    @Option(name: .customLong("run"), help: "Run name (default: run-<date>-<time>).")
+    var runName: String?
+
+    @Flag(help: "Continue run --run from its newest checkpoint, with its saved settings.")
+    var resume = false
+
+    // Data.
+    @Option(help: "JSONL training questions (the last --eval-questions lines are held out when --eval-every is set).")
+    var data: String?
+
+    @Option(help: "Built-in task instead of --data: arithmetic.")
+    var task: String?
+
+    @Option(name: .customLong("question-field")) var questionField = "question"
+    @Option(name: .customLong("answer-field")) var answerField = "answer"
+    @Option(name: .customLong("prompt-template"), help: "Prompt around each question, with {question}. Default: \"Question: {question}\\nAnswer:\\n\".")
+    var promptTemplate: String?
+    @Option(name: .customLong("reward-command"), help: "Score leaves with this shell command (JSON lines in, one number per line out) instead of the built-in verifier.")
+    var rewardCommand: String?
+
+    // Algorithm and tree.
+    @Option(help: "treerpo or grpo (a depth-1 tree of --group-size complete answers).")
+    var algorithm: TrainingConfig.Algorithm = .treerpo
+    @Option(name: .customLong("group-size"), help: "GRPO: answers per question.")
+    var groupSize = TrainingConfig().groupSize
+    @OptionGroup(title: "Tree") var tree: TreeOptions
+    @Option(help: "Random seed (sampling and data order).") var seed: UInt64 = 0
+
+    // Advantages.
+    @Option(name: .customLong("advantage-norm"), help: "group, none, tree or batch.")
+    var advantageNorm: AdvantageNormalization = TrainingConfig().advantages.normalization
+    @Option(help: "Inner-node values: children (recursive mean) or descendantLeaves (mean over the leaves below).")
+    var values: ValueAggregation = TrainingConfig().advantages.values
+    @Option(help: "Drop sibling groups whose values spread less than this.")
+    var tau = TrainingConfig().advantages.tau
+    @Flag(name: .customLong("no-prune"), help: "Keep trees whose leaves all agree.")
+    var noPrune = false
+
+    // Loss and optimiser.
+    @Option(name: .customLong("eps-low")) var epsLow: Float = TrainingConfig().epsLow
+    @Option(name: .customLong("eps-high")) var epsHigh: Float = TrainingConfig().epsHigh
+    @Option(help: "KL weight to the starting model (0 skips the reference forward).") var beta: Float = 0
+    @Option(help: "token-mean or sequence-mean.") var aggregation: LossAggregation = .tokenMean
+    @Option(help: "Peak learning rate.") var lr = TrainingConfig().learningRate
+    @Option(name: .customLong("warmup-steps")) var warmupSteps = 0
+    @Option(help: "constant or cosine.") var schedule: LearningRateSchedule.Shape = .constant
+    @Option(name: .customLong("weight-decay")) var weightDecay = TrainingConfig().adam.weightDecay
+    @Option(name: .customLong("max-grad-norm"), help: "Global gradient-norm clip (0 = off).")
+    var maxGradNorm = TrainingConfig().maxGradNorm
+    @Option(name: .customLong("ppo-epochs"), help: "Optimiser updates per sampled batch.") var ppoEpochs = 1
+
+    // Loop.
+    @Option(help: "Training steps.") var steps = TrainingConfig().steps
+    @Option(name: .customLong("max-sampled-tokens"), help: "Stop once this many tokens have been sampled (0 = no limit); equal budgets for comparing algorithms.")
+    var maxSampledTokens = 0
+    @Option(name: .customLong("prompts-per-step"), help: "Questions (trees) per step.")
+    var promptsPerStep = TrainingConfig().promptsPerStep
+    @Option(name: .customLong("micro-batch-tokens"), help: "Most packed tokens per forward/backward; gradients accumulate over micro-batches.")
+    var microBatchTokens = TrainingConfig().microBatchTokens
+    @Option(name: .customLong("checkpoint-every")) var checkpointEvery = TrainingConfig().checkpointEvery
+    @Option(name: .customLong("keep-checkpoints")) var keepCheckpoints = TrainingConfig().keepCheckpoints
+    @Option(name: .customLong("tree-dump-every")) var treeDumpEvery = TrainingConfig().treeDumpEvery
+    @Option(name: .customLong("eval-every"), help: "Held-out evaluation every N steps (0 = never).") var evalEvery = 0
+    @Option(name: .customLong("eval-questions")) var evalQuestions = TrainingConfig().evalQuestions
+    @Option(name: .customLong("eval-samples")) var evalSamples = TrainingConfig().evalSamples
+
+    @Flag(help: "Print one JSON metrics line per step instead of the progress bar.") var json = false
+
+    @OptionGroup var runtime: RuntimeOptions
+
+    func validate() throws {
+        if data != nil && task != nil { throw ValidationError("give --data FILE or --task arithmetic, not both") }
+        if let task, task != "arithmetic" { throw ValidationError("--task: expected arithmetic, found \(task)") }
+        if resume && runName == nil { throw ValidationError("--resume needs --run NAME (the run to continue)") }
+        guard tree.temperature > 0 else { throw ValidationError("--temperature must be > 0 for training, got \(tree.temperature)") }
+    }
+
+    func trainingConfig() throws -> TrainingConfig {
+        var c = TrainingConfig()
+        c.algorithm = algorithm
+        c.groupSize = groupSize
+        c.depth = tree.depth
+        c.branching = try tree.branchingPerLevel()
+        c.stepTokens = tree.stepTokens
+        c.stepBoundary = tree.stepBoundary == .tokens ? .tokens : .newline
+        c.minStepTokens = tree.minStepTokens
+        c.lastLevelRunsToEnd = tree.lastLevelRunsToEnd
+        c.maxResponseTokens = tree.maxResponseTokens
+        c.temperature = tree.temperature
+        c.topP = tree.topP
+        c.topK = tree.topK
+        c.seed = seed
+        c.advantages.normalization = advantageNorm
+        c.advantages.values = values
+        c.advantages.tau = tau
+        c.advantages.pruneUniformTrees = !noPrune
+        c.epsLow = epsLow
+        c.epsHigh = epsHigh
+        c.beta = beta
+        c.aggregation = aggregation
+        c.learningRate = lr
+        c.warmupSteps = warmupSteps
+        c.schedule = schedule
+        c.adam.weightDecay = weightDecay
+        c.maxGradNorm = maxGradNorm
+        c.ppoEpochs = ppoEpochs
+        c.steps = steps
+        c.maxSampledTokens = maxSampledTokens
+        c.promptsPerStep = promptsPerStep
+        c.microBatchTokens = microBatchTokens
+        c.checkpointEvery = checkpointEvery
+        c.keepCheckpoints = keepCheckpoints
+        c.treeDumpEvery = treeDumpEvery
+        c.evalEvery = evalEvery
+        c.evalQuestions = evalQuestions
+        c.evalSamples = evalSamples
+        c.data = data.map { URL(fileURLWithPath: $0).standardizedFileURL.path } ?? "arithmetic"
+        c.questionField = questionField
+        c.answerField = answerField
+        c.promptTemplate = promptTemplate
+        c.rewardCommand = rewardCommand
+        return c
+    }
+
+    func run() throws {
+        runtime.apply()
+        let ws = Workspace(root: URL(fileURLWithPath: workspace))
+        let name = runName ?? Self.defaultRunName()
+        let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
+        trainer.memoryLimitBytes = try tree.memoryLimitBytes()
+        let c = trainer.config
+        let shape = c.treeShape
+        FileHandle.standardError.write(Data("""
+            run \(name) in \(trainer.runFolder.path)\(resume ? " (resumed at step \(trainer.nextStep))" : "")
+            \(c.algorithm.rawValue): depth \(shape.depth), branching \(shape.branching.map(String.init).joined(separator: ",")), step \(shape.stepTokens) tokens, up to \(c.leavesPerTree) leaves per question, \(c.promptsPerStep) questions per step
+            data: \(trainer.data.source)
+
+            """.utf8))
+        let progress = ProgressLine(total: c.steps, enabled: !json)
+        do {
+            try trainer.run { m in
+                if json { print((try? m.jsonLine()) ?? "") } else { progress.update(m) }
+            }
+        } catch {
+            progress.finish()
+            let kept = trainer.lastCheckpoint.map { "last good checkpoint: \($0.folder.path)" } ?? "no checkpoint was written"
+            throw ValidationError("\(error)\n\(kept)")
+        }
+        progress.finish()
+        if let ref = trainer.lastCheckpoint { print("checkpoint: \(ref.folder.path)") }
+        print("metrics: \(trainer.metricsFile.path)")
+    }
+
+    static func defaultRunName() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.locale = Locale(identifier: "en_US_POSIX")
+        return "run-" + f.string(from: Date())
+    }
+}
+
+extension TrainingConfig.Algorithm: ExpressibleByArgument {}
+extension AdvantageNormalization: ExpressibleByArgument {}
+extension ValueAggregation: ExpressibleByArgument {}
+extension LossAggregation: ExpressibleByArgument {}
+extension LearningRateSchedule.Shape: ExpressibleByArgument {}

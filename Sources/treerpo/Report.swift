@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import ModelFiles
+import TreeRPO
+import Transformer
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Draw training curves of one or several runs side by side as an SVG.",
+        discussion: """
+            Panels: training reward, held-out Pass@1 (steps that evaluated; finetune --eval-every) \
+            and mean answer length, against step and against sampled tokens.
+            """
+    )
+
+    @Argument(help: "Runs: names in the workspace's runs/ or paths to run folders.")
+    var runs: [String]
+
+    @Option(help: "SVG file to write (temporary name, then renamed).")
+    var out: String
+
+    @Option(help: "Workspace whose runs/ holds the named runs.")
+    var workspace = Workspace.defaultFolderName
+
+    @Option(help: "Title at the top of the figure.")
+    var title = "treerpo runs"
+
+    func validate() throws {
+        guard !runs.isEmpty else { throw ValidationError("name at least one run") }
+        guard out.hasSuffix(".svg") else { throw ValidationError("--out: expected a .svg file name, found \(out)") }
+    }
+
+    func run() throws {
+        let ws = Workspace(root: URL(fileURLWithPath: workspace))
+        let folders = runs.map { name -> URL in
+            let path = URL(fileURLWithPath: name)
+            return FileManager.default.fileExists(atPath: path.appendingPathComponent("metrics.jsonl").path) ? path : ws.run(name)
+        }
+        let loaded = try RunReport.load(folders)
+        try AtomicFile.write(Data(RunReport.svg(loaded, title: title).utf8), to: URL(fileURLWithPath: out))
+        var rows: [[String]] = []
+        for r in loaded {
+            let last = r.metrics.last!
+            let evals = r.metrics.compactMap(\.eval)
+            rows.append([r.name, "\(last.step + 1)", "\(last.tokensSampledTotal)", String(format: "%.3f", last.rewardMean),
+                         evals.last.map { String(format: "%.3f", $0.pass1) } ?? "-",
+                         String(format: "%.1f", last.meanResponseTokens)])
+        }
+        print(Table.render(header: ["run", "steps", "sampled tokens", "last reward", "last held-out pass@1", "last answer tokens"], rows: rows))
+        print("wrote \(out)")
+    }
+}

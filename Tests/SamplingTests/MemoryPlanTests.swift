@@ -1,0 +1,65 @@
+import Foundation
+import Testing
+@testable import Sampling
+import Transformer
+
+/// The memory plan: its numbers worked out by hand, the cache the sampler really holds, and
+/// the refusal of a request over the limit.
+@Suite struct MemoryPlanTests {
+    /// Prompts of 5 and 7 tokens, D = 2, branching 2,3, L = 4, budget 10, last level to the end.
+    /// Per tree: 2 depth-1 nodes x 4 slots + 6 depth-2 nodes x (10 - 4) slots = 44;
+    /// all: 5 + 7 + 2 x 44 = 100 slots; blocks 2 x (1 + 2 + 6) = 18.
+    /// llama-hf: 2 layers x 2 kv heads x head dim 8 x (K, V) x 4 bytes = 256 bytes a slot.
+    static let options = TreeSamplingOptions(depth: 2, branching: [2, 3], stepTokens: 4, maxResponseTokens: 10, seed: 1)
+
+    @Test func planNumbersMatchTheHandCount() throws {
+        let model = try SamplingFixtures.model("llama-hf")
+        let plan = TreeSampler.memoryPlan(config: model.config, promptLengths: [5, 7], options: Self.options)
+        #expect(plan.kvSlots == 100 && plan.blocks == 18 && plan.bytesPerSlot == 256 && plan.kvBytes == 25_600)
+        // Rows: 12 prompt tokens in the prefill; 2 x 6 open branches at most.
+        #expect(plan.forwardRows == 12 && plan.logitRows == 12)
+        #expect(plan.totalBytes == plan.kvBytes + plan.activationBytes + plan.scratchBytes)
+
+        // Newline steps may be as short as M = 2 before the last level: 6 x (10 - 2) slots there.
+        var newline = Self.options
+        newline.stepBoundary = .newline(minTokens: 2)
+        #expect(TreeSampler.memoryPlan(config: model.config, promptLengths: [5, 7], options: newline).kvSlots == 12 + 2 * (8 + 48))
+        // Cut at depth D: every node holds one step at most.
+        var cut = Self.options
+        cut.lastLevelRunsToEnd = false
+        #expect(TreeSampler.memoryPlan(config: model.config, promptLengths: [5, 7], options: cut).kvSlots == 12 + 2 * (8 + 24))
+        // A level the budget cannot reach holds nothing: with budget 4 the depth-1 steps spend it.
+        var short = Self.options
+        short.maxResponseTokens = 4
+        let shortPlan = TreeSampler.memoryPlan(config: model.config, promptLengths: [5, 7], options: short)
+        #expect(shortPlan.kvSlots == 12 + 2 * 8 && shortPlan.blocks == 2 * 3)
+    }
+
+    /// Without stop tokens every node exists and every step is full: the cache the sampler
+    /// reserves is exactly the plan.
+    @Test func theSamplerHoldsWhatThePlanSays() throws {
+        let sampler = TreeSampler(model: try SamplingFixtures.model("llama-hf"))
+        let trees = try sampler.sample(prompts: [[1, 3, 5, 7, 9], [2, 4, 6, 8, 10, 12, 14]], options: Self.options)
+        #expect(trees.map { $0.nodes.count } == [9, 9])
+        #expect(sampler.lastStats.kvSlotsUsed == 100 && sampler.lastStats.plan?.kvSlots == 100)
+        #expect(trees.allSatisfy { t in t.leaves.allSatisfy { t.responseTokens(to: $0).count == 10 } })
+    }
+
+    @Test func aRequestOverTheLimitIsRefusedWithTheNumbers() throws {
+        let model = try SamplingFixtures.model("llama-hf")
+        let sampler = TreeSampler(model: model)
+        let prompts = [[1, 3, 5, 7, 9], [2, 4, 6, 8, 10, 12, 14]]
+        let plan = TreeSampler.memoryPlan(config: model.config, promptLengths: [5, 7], options: Self.options)
+        do {
+            _ = try sampler.sample(prompts: prompts, options: Self.options, memoryLimitBytes: plan.totalBytes - 1)
+            Issue.record("a request one byte over the limit was not refused")
+        } catch {
+            let text = "\(error)"
+            #expect(text.contains("(\(plan.totalBytes) bytes), over the memory limit"), "\(text)")
+            #expect(text.contains("(\(plan.totalBytes - 1) bytes)") && text.contains("100 token slots x 256 bytes"), "\(text)")
+            #expect(text.contains("--max-memory"), "\(text)")
+        }
+        #expect(try sampler.sample(prompts: prompts, options: Self.options, memoryLimitBytes: plan.totalBytes).count == 2)
+        #expect(SystemMemory.availableBytes() > 0 && SystemMemory.defaultLimitBytes() == SystemMemory.availableBytes() / 2)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import ModelFiles
+import Testing
+import Tensors
+@testable import Transformer
+@testable import TreeRPO
+
+/// Our forward -> PolicyLoss -> backward over a packed tree against PyTorch autograd (float64)
+/// on the same fixture model, tree, advantages and loss settings (`Fixtures/backward/`, written
+/// by tools/make_backward_fixtures.py): llama (tied head), qwen2 (untied head, q/k/v biases,
+/// asymmetric clip, KL), gpt2 (tied head, learned positions, fused qkv, KL), llama_biases (a
+/// model the script makes: every optional bias, untied head, 4 query heads on 1 KV head,
+/// heads x head_dim != hidden).
+///
+/// Tolerance for a tensor: max_i |ours_i - torch_i| / max_i |torch_i| <= 1e-3 (relative to the
+/// tensor's largest reference entry); the reference must not be all zero.
+@Suite struct PackedTreeGradientTests {
+    static let regenerate = "regenerate with: /work/pyenv/bin/python tools/make_backward_fixtures.py"
+    static let tolerance: Float = 1e-3
+
+    struct Fixture: Decodable {
+        struct Settings: Decodable { var epsLow: Float; var epsHigh: Float; var beta: Float; var weights: String }
+        struct Token: Decodable {
+            var row: Int32; var token: Int32; var advantage: Float
+            var oldLogProb: Float; var refLogProb: Float; var weight: Float
+        }
+        var modelFolder: String
+        var modelSha256: String
+        var tiedEmbeddings: Bool
+        var tokens: [Int32]
+        var parents: [Int]
+        var positions: [Int32]
+        var settings: Settings
+        var lossTokens: [Token]
+        var loss: Double
+        var newLogProbs: [Double]
+        var clipFraction: Double
+        var klMean: Double
+        var entropyMean: Double
+        var gradientNames: [String]
+
+        var lossTokenValues: [LossToken] {
+            lossTokens.map { LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: $0.oldLogProb,
+                                       refLogProb: $0.refLogProb, weight: $0.weight) }
+        }
+        var lossSettings: PolicyLossSettings {
+            PolicyLossSettings(epsLow: settings.epsLow, epsHigh: settings.epsHigh, beta: settings.beta)
+        }
+    }
+
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static func fixtureURL(_ file: String) throws -> URL {
+        guard let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)?
+            .appendingPathComponent("backward").appendingPathComponent(file),
+              FileManager.default.fileExists(atPath: url.path) else {
+            throw RewardError("Tests/TreeRPOTests/Fixtures/backward/\(file)", "missing; \(regenerate)")
+        }
+        return url
+    }
+
+    static func load(_ family: String) throws -> (Fixture, SafeTensorsFile, TransformerModel) {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let fixture = try decoder.decode(Fixture.self, from: Data(contentsOf: fixtureURL("\(family).json")))
+        let gradients = try SafeTensorsFile(contentsOf: fixtureURL("\(family).safetensors"))
+        let folder = repositoryRoot.appendingPathComponent(fixture.modelFolder)
+        let (hash, _) = try SHA256.hex(file: folder.appendingPathComponent("model.safetensors"))
+        guard hash == fixture.modelSha256 else {
+            throw RewardError(folder.path, "model.safetensors changed since the backward fixture was made (SHA-256 \(hash), fixture \(fixture.modelSha256)); \(regenerate)")
+        }
+        return (fixture, gradients, try TransformerModel(folder: folder))
+    }
+
+    /// Forward over the packed tree, the policy loss (logits become d loss / d logits), backward
+    /// added into `gradients`.
+    static func step(_ model: TransformerModel, _ f: Fixture, activations: Activations, gradients: Parameters) throws -> PolicyLossStats {
+        let mask = try AttentionMask(parents: f.parents)
+        try model.forward(tokens: f.tokens, positions: f.positions, mask: mask, activations: activations)
+        let stats = PolicyLoss.lossAndGradient(logits: activations.logits, rows: f.tokens.count, vocab: model.config.vocabSize,
+                                               tokens: f.lossTokenValues, settings: f.lossSettings)
+        try model.backward(tokens: f.tokens, positions: f.positions, mask: mask, activations: activations, gradients: gradients)
+        return stats
+    }
+
+    @Test(arguments: ["llama", "qwen2", "gpt2", "llama_biases"])
+    func lossAndEveryParameterGradientMatchTorchAutograd(family: String) throws {
+        let (f, reference, model) = try Self.load(family)
+        #expect(model.config.tiedEmbeddings == f.tiedEmbeddings)
+        let acts = Activations(config: model.config, capacity: f.tokens.count, keepsLayers: true)
+        let grads = model.parameters.zerosLike()
+        let stats = try Self.step(model, f, activations: acts, gradients: grads)
+
+        let lossError = abs(stats.loss - f.loss) / abs(f.loss)
+        #expect(lossError <= Double(Self.tolerance), "\(family): loss \(stats.loss), torch \(f.loss); \(Self.regenerate)")
+        let logProbError = zip(stats.newLogProbs, f.newLogProbs).map { abs(Double($0) - $1) }.max() ?? .infinity
+        #expect(stats.newLogProbs.count == f.newLogProbs.count && logProbError <= 1e-4,
+                "\(family): new log-probs differ from torch by up to \(logProbError); \(Self.regenerate)")
+        #expect(stats.clipFraction == f.clipFraction, "\(family): clip fraction \(stats.clipFraction), torch \(f.clipFraction)")
+        #expect(abs(stats.entropyMean - f.entropyMean) <= 1e-4 * abs(f.entropyMean),
+                "\(family): entropy mean \(stats.entropyMean), torch \(f.entropyMean)")
+        if f.settings.beta > 0 {
+            #expect(abs(stats.klMean - f.klMean) <= 1e-3 * abs(f.klMean), "\(family): KL mean \(stats.klMean), torch \(f.klMean)")
+        }
+
+        // Every parameter of the model has a reference gradient, and nothing else does.
+        #expect(Set(model.parameters.specs.map(\.name)) == Set(f.gradientNames),
+                "\(family): parameter names differ from the fixture's gradient names; \(Self.regenerate)")
+        var worst: (Float, String) = (0, "")
+        for spec in grads.specs {
+            let want = try reference.floats(spec.name)
+            let ours = UnsafeBufferPointer(start: grads[spec.name], count: spec.count)
+            #expect(want.count == spec.count, "\(family) \(spec.name): fixture has \(want.count) values, model \(spec.count)")
+            var maxDiff: Float = 0, maxRef: Float = 0
+            for (a, b) in zip(ours, want) {
+                maxDiff = max(maxDiff, abs(a - b))
+                maxRef = max(maxRef, abs(b))
+            }
+            if maxRef > 0, maxDiff / maxRef > worst.0 { worst = (maxDiff / maxRef, spec.name) }
+            #expect(maxRef > 0, "\(family) \(spec.name): the reference gradient is all zero, so it checks nothing; \(Self.regenerate)")
+            #expect(maxDiff <= Self.tolerance * maxRef,
+                    "\(family) gradient of \(spec.name): max |ours - torch| = \(maxDiff), max |torch| = \(maxRef), relative \(maxDiff / maxRef) > \(Self.tolerance); \(Self.regenerate)")
+        }
+        print("\(family): loss relative error \(lossError), worst gradient relative error \(worst.0) (\(worst.1)) over \(grads.specs.count) tensors")
+    }
+
+    /// Two backward passes into one gradient buffer give twice one pass (gradients add, never
+    /// overwrite, so micro-batches accumulate).
+    @Test(arguments: ["qwen2", "gpt2"])
+    func backwardAccumulatesIntoGradients(family: String) throws {
+        let (f, _, model) = try Self.load(family)
+        let acts = Activations(config: model.config, capacity: f.tokens.count, keepsLayers: true)
+        let once = model.parameters.zerosLike(), twice = model.parameters.zerosLike()
+        _ = try Self.step(model, f, activations: acts, gradients: once)
+        _ = try Self.step(model, f, activations: acts, gradients: twice)
+        _ = try Self.step(model, f, activations: acts, gradients: twice)
+        var worst: Float = 0, scale: Float = 0
+        for i in 0..<once.count {
+            worst = max(worst, abs(twice.base[i] - 2 * once.base[i]))
+            scale = max(scale, abs(once.base[i]))
+        }
+        #expect(scale > 0 && worst <= 1e-5 * scale, "\(family): two accumulated passes differ from twice one pass by \(worst) (scale \(scale))")
+    }
+
+    @Test func backwardRefusesActivationsWithoutLayers() throws {
+        let (f, _, model) = try Self.load("llama")
+        let acts = Activations(config: model.config, capacity: f.tokens.count, keepsLayers: false)
+        let mask = try AttentionMask(parents: f.parents)
+        try model.forward(tokens: f.tokens, positions: f.positions, mask: mask, activations: acts)
+        #expect(throws: ModelError.self) {
+            try model.backward(tokens: f.tokens, positions: f.positions, mask: mask, activations: acts,
+                               gradients: model.parameters.zerosLike())
+        }
+    }
+}
