@@ -6,7 +6,7 @@ import Tensors
 ///
 /// q, out `[rows, heads * headDim]`, lse `[rows, heads]`. Work is split over (row, head) pairs so
 /// that a single decoding sequence still uses every thread, unless the whole step is too small
-/// to be worth waking a second thread.
+/// to be worth sharing.
 enum CachedAttention {
     /// Multiply-adds below which the step runs on the calling thread.
     static let parallelWork = 32_768
@@ -22,10 +22,13 @@ enum CachedAttention {
         var work = 0
         for r in 0..<rows { work += cache.contextLength(of: Int(batch.blocks[r])) }
         work *= 2 * heads * headDim
-        let workers = work < parallelWork ? 1 : min(scores.workers, max(1, items / 2))
-        Compute.parallelWorkers(workers) { w in
-            let sc = scores[w]
-            for item in Compute.chunkRange(w, of: workers, count: items) {
+        // Chunks of (row, head) items on SpinningWorkers, each thread with its own score buffer
+        // (slot); serial when the step is small or the cache was made for fewer threads.
+        let parallel = work >= parallelWork && Compute.threads <= scores.workers
+        let chunks = parallel ? min(items, 4 * Compute.threads) : 1
+        SpinningWorkers.shared.run(chunks: chunks) { chunk, slot in
+            let sc = scores[slot]
+            for item in Compute.chunkRange(chunk, of: chunks, count: items) {
                 let r = item / heads, h = item % heads
                 let qi = q + r * qStride + h * headDim
                 let kvOffset = (h / group) * headDim

@@ -16,7 +16,8 @@
 /// hardware prefetcher already streams it).
 ///
 /// Shapes: A `[m, k]` rows `lda` apart, B `[n, k]` rows `ldb` apart, C `[m, n]` rows `ldc` apart.
-/// Work is split over tiles of B's rows, so that every thread streams its own part of the weight.
+/// Work is split over tiles of B's rows, so that every thread streams its own part of the weight,
+/// on `SpinningWorkers` (a call lasts tens of microseconds, less than waking a Dispatch worker).
 extension Gemm {
     /// `compute` takes this kernel for `A · B^T` when A has at most this many rows; above it,
     /// OpenBLAS's packing pays for itself (`treerpo bench kernels` measures both sides).
@@ -35,7 +36,10 @@ extension Gemm {
         // A thread is only worth waking for about 64K multiply-adds.
         let perTile = m * fewRowsTile * Swift.max(k, 1)
         let passes = (m + 1) / 2
-        Compute.parallelFor(tiles, minChunk: Swift.max(1, 65_536 / perTile)) { range in
+        // A few chunks per thread, claimed as threads become free (see SpinningWorkers).
+        let chunks = Swift.min(tiles / Swift.max(1, 65_536 / perTile), 4 * Compute.threads)
+        SpinningWorkers.shared.run(chunks: Swift.max(1, chunks)) { chunk, _ in
+            let range = Compute.chunkRange(chunk, of: Swift.max(1, chunks), count: tiles)
             for tile in range {
                 let row = tile * fewRowsTile
                 let rows = Swift.min(fewRowsTile, n - row)
