@@ -5,6 +5,16 @@ import PackageDescription
 
 // Numeric code is tested in release (`swift test -c release -Xswiftc -enable-testing`);
 // `-Ounchecked` is not used: bounds checks stay on in the Swift code that is not on a raw pointer.
+// The SIMD kernels (SIMD8<Float>, fused multiply-add) need AVX2 and FMA: for x86-64's baseline
+// (SSE2) the compiler splits every SIMD8 in two and turns each fused multiply-add into a libm
+// call. Haswell (2013) is the oldest x86 CPU family with both. Swift never fuses a * b + c on
+// its own, so plain arithmetic gives the same results with or without this flag.
+#if arch(x86_64)
+let simdSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", "haswell"])]
+#else
+let simdSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "treerpo",
     products: [
@@ -23,7 +33,8 @@ let package = Package(
         ),
         .target(
             name: "Tensors",
-            dependencies: ["COpenBLAS"]
+            dependencies: ["COpenBLAS"],
+            swiftSettings: simdSettings
         ),
         .target(
             name: "ModelFiles",
@@ -34,7 +45,8 @@ let package = Package(
         ),
         .target(
             name: "Transformer",
-            dependencies: ["Tensors", "ModelFiles"]
+            dependencies: ["Tensors", "ModelFiles"],
+            swiftSettings: simdSettings
         ),
         .target(
             name: "Sampling",

@@ -168,19 +168,25 @@ def bench(args):
         peer_round(ort, vocab)   # warm-up
         if tor:
             peer_round(tor, vocab)
-        results = {"treerpo": [], "onnxruntime": [], "torch": []}
+        results = {"treerpo": [], "baseline": [], "onnxruntime": [], "torch": []}
         for _ in range(args.rounds):   # alternate so drift hits every runtime alike
             results["treerpo"].append(swift_round(args.treerpo, d, args.threads))
+            if args.baseline:
+                results["baseline"].append(swift_round(args.baseline, d, args.threads))
             results["onnxruntime"].append(peer_round(ort, vocab))
             if tor:
                 results["torch"].append(peer_round(tor, vocab))
         med = {k: {m: statistics.median(r[m] for r in v) if v else float("nan")
                    for m in ("prefill", "decode1", "decode16")} for k, v in results.items()}
-        print(f"\n{name} ({d}), {args.threads} thread(s), median of {args.rounds} alternating rounds, tokens/s")
-        print(f"{'measurement':<18}{'treerpo':>10}{'onnxrt':>10}{'torch':>10}{'vs ort':>9}{'vs torch':>9}")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\n{name} ({d}), {args.threads} thread(s), median of {args.rounds} alternating rounds, tokens/s"
+              f" (load average at the end: {load} on {os.cpu_count()} cores)")
+        base = f"{'baseline':>10}{'base/ort':>9}" if args.baseline else ""
+        print(f"{'measurement':<18}{'treerpo':>10}{'onnxrt':>10}{'torch':>10}{'vs ort':>9}{'vs torch':>9}{base}")
         for m, label in (("prefill", "prefill 1x256"), ("decode1", "decode batch 1"), ("decode16", "decode batch 16")):
-            s, o, t = med["treerpo"][m], med["onnxruntime"][m], med["torch"][m]
-            print(f"{label:<18}{s:>10.1f}{o:>10.1f}{t:>10.1f}{s / o:>8.2f}x{s / t:>8.2f}x")
+            s, o, t, b = med["treerpo"][m], med["onnxruntime"][m], med["torch"][m], med["baseline"][m]
+            base = f"{b:>10.1f}{b / o:>8.2f}x" if args.baseline else ""
+            print(f"{label:<18}{s:>10.1f}{o:>10.1f}{t:>10.1f}{s / o:>8.2f}x{s / t:>8.2f}x{base}")
         sys.stdout.flush()
 
 
@@ -191,6 +197,8 @@ def main():
     ap.add_argument("--models", metavar="DIR")
     ap.add_argument("--only", action="append", choices=list(SHAPES))
     ap.add_argument("--treerpo", default=".build-bench/release/treerpo")
+    ap.add_argument("--baseline", metavar="BINARY",
+                    help="an earlier treerpo build, measured in the same alternation (before/after a change)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--skip-torch", action="store_true", help="measure onnxruntime only (PyTorch eager is slow)")

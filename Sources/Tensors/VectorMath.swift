@@ -180,3 +180,122 @@ extension VectorMath {
         return result
     }
 }
+
+extension VectorMath {
+    /// scores[j] = scale * (x · rows[j]) for j < count, where rows[j] starts `stride` floats
+    /// after rows[j - 1] and x, rows[j] hold n floats: attention scores of one query against a
+    /// run of cached keys. Four rows share each load of x.
+    public static func scaledDots(
+        _ x: UnsafePointer<Float>, rows: UnsafePointer<Float>, stride: Int, count: Int, n: Int,
+        scale: Float, into scores: UnsafeMutablePointer<Float>
+    ) {
+        let rx = UnsafeRawPointer(x)
+        var j = 0
+        while j + 4 <= count {
+            let r0 = UnsafeRawPointer(rows + j * stride), r1 = r0 + 4 * stride
+            let r2 = r1 + 4 * stride, r3 = r2 + 4 * stride
+            var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
+            var i = 0
+            while i + 8 <= n {
+                let v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                s0.addProduct(v, r0.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+                s1.addProduct(v, r1.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+                s2.addProduct(v, r2.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+                s3.addProduct(v, r3.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+                i += 8
+            }
+            var s = SIMD4<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum())
+            while i < n {
+                let row = rows + j * stride + i
+                s += x[i] * SIMD4<Float>(row[0], row[stride], row[2 * stride], row[3 * stride])
+                i += 1
+            }
+            s *= scale
+            scores[j] = s[0]
+            scores[j + 1] = s[1]
+            scores[j + 2] = s[2]
+            scores[j + 3] = s[3]
+            j += 4
+        }
+        while j < count {
+            scores[j] = scale * fusedDot(x, rows + j * stride, n)
+            j += 1
+        }
+    }
+
+    /// out[i] += sum_j w[j] * rows[j][i] for i < n, j < count (rows `stride` floats apart): the
+    /// probability-weighted sum of a run of cached values. Each 64-float chunk of out stays in
+    /// registers over all rows, so out is read and written once per chunk, not once per row.
+    public static func addWeightedRows(
+        _ w: UnsafePointer<Float>, rows: UnsafePointer<Float>, stride: Int, count: Int, n: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        guard count > 0 else { return }
+        let ro = UnsafeMutableRawPointer(out)
+        var i = 0
+        while i + 64 <= n {
+            var a0 = ro.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            var a1 = ro.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+            var a2 = ro.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self)
+            var a3 = ro.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self)
+            var a4 = ro.loadUnaligned(fromByteOffset: i * 4 + 128, as: SIMD8<Float>.self)
+            var a5 = ro.loadUnaligned(fromByteOffset: i * 4 + 160, as: SIMD8<Float>.self)
+            var a6 = ro.loadUnaligned(fromByteOffset: i * 4 + 192, as: SIMD8<Float>.self)
+            var a7 = ro.loadUnaligned(fromByteOffset: i * 4 + 224, as: SIMD8<Float>.self)
+            for j in 0..<count {
+                let p = SIMD8<Float>(repeating: w[j])
+                let r = UnsafeRawPointer(rows + j * stride + i)
+                a0.addProduct(p, r.loadUnaligned(as: SIMD8<Float>.self))
+                a1.addProduct(p, r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                a2.addProduct(p, r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                a3.addProduct(p, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+                a4.addProduct(p, r.loadUnaligned(fromByteOffset: 128, as: SIMD8<Float>.self))
+                a5.addProduct(p, r.loadUnaligned(fromByteOffset: 160, as: SIMD8<Float>.self))
+                a6.addProduct(p, r.loadUnaligned(fromByteOffset: 192, as: SIMD8<Float>.self))
+                a7.addProduct(p, r.loadUnaligned(fromByteOffset: 224, as: SIMD8<Float>.self))
+            }
+            ro.storeBytes(of: a0, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a1, toByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a2, toByteOffset: i * 4 + 64, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a3, toByteOffset: i * 4 + 96, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a4, toByteOffset: i * 4 + 128, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a5, toByteOffset: i * 4 + 160, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a6, toByteOffset: i * 4 + 192, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a7, toByteOffset: i * 4 + 224, as: SIMD8<Float>.self)
+            i += 64
+        }
+        while i + 8 <= n {
+            var a = ro.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            for j in 0..<count {
+                a.addProduct(SIMD8<Float>(repeating: w[j]), UnsafeRawPointer(rows + j * stride + i).loadUnaligned(as: SIMD8<Float>.self))
+            }
+            ro.storeBytes(of: a, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            var a = out[i]
+            for j in 0..<count { a += w[j] * rows[j * stride + i] }
+            out[i] = a
+            i += 1
+        }
+    }
+
+    /// sum_i a[i] * b[i] with fused multiply-adds (`dot` keeps separate products and sums).
+    @inline(__always)
+    static func fusedDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var i = 0
+        while i + 8 <= n {
+            acc.addProduct(ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self),
+                           rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n {
+            s += a[i] * b[i]
+            i += 1
+        }
+        return s
+    }
+}

@@ -41,6 +41,14 @@ struct BenchKernels: ParsableCommand {
                  String(format: "%.2f", $0.ratio)]
             }))
         print("")
+        print("Few rows of A (decode), W streamed from memory; OpenBLAS is sgemv at m = 1, else sgemm:")
+        print(Table.render(
+            header: ["m x n x k (A W^T)", "fewRows GFLOP/s", "OpenBLAS GFLOP/s", "ratio"],
+            rows: KernelBenchmark.fewRows(rounds: rounds).map {
+                ["\($0.m) x \($0.n) x \($0.k)", Table.number($0.oursGflops), Table.number($0.openblasGflops),
+                 String(format: "%.2f", $0.ratio)]
+            }))
+        print("")
         print(Table.render(
             header: ["kernel", "input", "ms", "rate"],
             rows: try KernelBenchmark.kernels(rounds: rounds, tokens: tokens).map {

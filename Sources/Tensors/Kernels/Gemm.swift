@@ -1,6 +1,7 @@
 import COpenBLAS
 
-/// Matrix products through `cblas_sgemm` (row-major).
+/// Matrix products through `cblas_sgemm` (row-major); `A · B^T` with at most `fewRowsLimit` rows
+/// of A (a decode step's Linear layers) through our own `fewRows` kernel instead.
 ///
 /// `C[m, n] = alpha * op(A)[m, k] * op(B)[k, n] + beta * C`, where `op(X)` is `X` or `X^T`.
 /// Stored shapes: A is `[m, k]` (or `[k, m]` when transposed), B is `[k, n]` (or `[n, k]`).
@@ -17,10 +18,15 @@ public enum Gemm {
             for i in 0..<(m * n) { c[i] = beta == 0 ? 0 : beta * c[i] }
             return
         }
+        if !transposeA && transposeB && m <= fewRowsLimit {
+            // A Linear layer over a decode step: see GemmFewRows.swift.
+            fewRows(m: m, n: n, k: k, alpha: alpha, a: a, lda: k, b: b, ldb: k, beta: beta, c: c, ldc: n)
+            return
+        }
         if m == 1 {
-            // One row (decoding one sequence): a matrix-vector product. OpenBLAS 0.3.21's sgemm
-            // packs all of B first, reading the weights twice per token. op(A) is a contiguous
-            // vector either way (A is [1, k] or [k, 1]).
+            // One row (decoding one sequence through a GPT-2 Conv1D weight, or op(A) transposed):
+            // a matrix-vector product. OpenBLAS 0.3.21's sgemm packs all of B first, reading the
+            // weights twice per token. op(A) is a contiguous vector either way (A is [1, k] or [k, 1]).
             cblas_sgemv(CblasRowMajor, transposeB ? CblasNoTrans : CblasTrans,
                         Int32(transposeB ? n : k), Int32(transposeB ? k : n), alpha,
                         b, Int32(transposeB ? k : n), a, 1, beta, c, 1)
@@ -44,6 +50,10 @@ public enum Gemm {
         guard m > 0, n > 0 else { return }
         guard k > 0 else {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
+            return
+        }
+        if !transposeA && transposeB && m <= fewRowsLimit {
+            fewRows(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
             return
         }
         cblas_sgemm(
