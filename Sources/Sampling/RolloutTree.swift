@@ -90,6 +90,18 @@ public struct RolloutTree: Codable, Equatable, Sendable {
         nodes[node].logProbs.append(logProb)
     }
 
+    /// Sets why a node's step stopped, in place (through the subscript the whole node is read
+    /// out and written back).
+    public mutating func setFinishReason(_ reason: FinishReason?, of node: Int) {
+        nodes[node].finishReason = reason
+    }
+
+    /// Reserves room for `count` tokens in a node's step, so that appending them allocates nothing.
+    public mutating func reserveStep(_ count: Int, for node: Int) {
+        nodes[node].tokens.reserveCapacity(count)
+        nodes[node].logProbs.reserveCapacity(count)
+    }
+
     public var leaves: [Int] { nodes.indices.filter { nodes[$0].isLeaf } }
 
     /// Nodes with children (the root included): each one's children form a step-level group.

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 /// One step of a sampling chain: narrows or rescales the candidates (llama.cpp's samplers).
 /// Processors are stateless values, so a chain is shared by every sequence and a tree branch
@@ -84,6 +85,7 @@ public struct SamplerChain: Sendable {
             for i in 1..<vocab where logits[i] > logits[best] { best = i }
             return (best, 0)
         }
+        if processors.isEmpty { return Self.drawFromSoftmax(logits, vocab: vocab, rng: &rng) }
         c.load(logits, vocab: vocab)
         for p in processors { p.apply(c) }
         let m = c.maxLogit
@@ -101,12 +103,52 @@ public struct SamplerChain: Sendable {
     }
 }
 
+extension SamplerChain {
+    /// A draw from softmax(logits) over the whole vocabulary: the chain with no processor
+    /// (temperature 1, no top-k / top-p), whose distribution is the model's own. Reads the row in
+    /// place instead of copying it into `Candidates`, with SIMD max and exp-sum (as
+    /// `modelLogProb`, so the returned log-probability equals it bit for bit). The walk to the
+    /// drawn token adds whole blocks of 8 probabilities and opens only the block that crosses u.
+    static func drawFromSoftmax(_ logits: UnsafePointer<Float>, vocab: Int, rng: inout RandomStream) -> (id: Int, samplingLogprob: Float) {
+        let m = VectorMath.maxSIMD(logits, vocab)
+        let sum = VectorMath.sumExpShifted(logits, vocab, shift: m)
+        let logSum = logf(sum)
+        let u = rng.nextUnitFloat() * sum
+        let shift = SIMD8<Float>(repeating: m)
+        var cumulative: Float = 0
+        var i = 0
+        while i < vocab {
+            let count = min(8, vocab - i)
+            var x = SIMD8<Float>(repeating: -.infinity)
+            if count == 8 {
+                x = UnsafeRawPointer(logits + i).loadUnaligned(as: SIMD8<Float>.self)
+            } else {
+                for j in 0..<count { x[j] = logits[i + j] }
+            }
+            let e = VectorMath.expNonPositive(x - shift)
+            let block = e.sum()
+            if u < cumulative + block {
+                var c = cumulative
+                for j in 0..<count {
+                    c += e[j]
+                    if u < c { return (i + j, (logits[i + j] - m) - logSum) }
+                }
+            }
+            cumulative += block
+            i += count
+        }
+        // u at or past the walk's total (its rounding differs from `sum`'s): the last token with
+        // a non-zero probability (`expNonPositive` is 0 below -87.3).
+        var last = vocab - 1
+        while last > 0 && !(logits[last] - m >= -87.3) { last -= 1 }
+        return (last, (logits[last] - m) - logSum)
+    }
+}
+
 /// log softmax(logits)[id] at temperature 1 over the whole vocabulary: the model's own
-/// log-probability of the token, whatever the sampler did.
+/// log-probability of the token, whatever the sampler did. SIMD max and exp-sum
+/// (`VectorMath.expNonPositive`, about one ulp from `expf`).
 public func modelLogProb(_ logits: UnsafePointer<Float>, vocab: Int, id: Int) -> Float {
-    var m = -Float.infinity
-    for i in 0..<vocab where logits[i] > m { m = logits[i] }
-    var sum: Float = 0
-    for i in 0..<vocab { sum += expf(logits[i] - m) }
-    return (logits[id] - m) - logf(sum)
+    let m = VectorMath.maxSIMD(logits, vocab)
+    return (logits[id] - m) - logf(VectorMath.sumExpShifted(logits, vocab, shift: m))
 }

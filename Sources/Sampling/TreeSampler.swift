@@ -22,7 +22,8 @@ import Transformer
 /// never on the other trees of the batch.
 ///
 /// Buffers are sized from `memoryPlan` at the start of a call that needs more than the last one
-/// and reused; the decode loop allocates only the trees' growing token lists.
+/// and reused; the decode loop allocates only each new node's token lists, once, at the size of
+/// its cache block.
 public final class TreeSampler {
     public let model: TransformerModel
     /// What the last `sample` call did.
@@ -113,7 +114,7 @@ public final class TreeSampler {
             } else {
                 finish = nil
             }
-            trees[b.tree][b.node].finishReason = finish
+            if let finish { trees[b.tree].setFinishReason(finish, of: b.node) }
             if finish == nil || finish == .stepLength {
                 b.token = id
                 b.expands = finish == .stepLength
@@ -126,6 +127,7 @@ public final class TreeSampler {
 
         while !rows.isEmpty {
             try model.forward(batch, cache: cache, activations: acts)
+            if stats.forwards == 0 { stats.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
             stats.forwards += 1
             stats.computedTokens += batch.count
             stats.widestForward = max(stats.widestForward, batch.count)
@@ -142,9 +144,10 @@ public final class TreeSampler {
                     let rng = parent.depth == 0
                         ? RandomStream(seed: options.seed, stream: (streams?[parent.tree] ?? UInt64(parent.tree)) &* UInt64(n) &+ UInt64(j))
                         : parent.rng.split()
+                    let capacity = options.blockCapacity(depth: parent.depth + 1, pathBefore: parent.pathCount)
                     let node = trees[parent.tree].addChild(of: parent.node)
-                    let block = try cache.makeBlock(
-                        parent: parent.block, capacity: options.blockCapacity(depth: parent.depth + 1, pathBefore: parent.pathCount))
+                    trees[parent.tree].reserveStep(capacity, for: node)
+                    let block = try cache.makeBlock(parent: parent.block, capacity: capacity)
                     var child = Branch(tree: parent.tree, node: node, block: block, rng: rng, token: -1, stepCount: 0,
                                        pathCount: parent.pathCount, depth: parent.depth + 1, expands: false)
                     advance(&child, logits)
@@ -193,6 +196,9 @@ public struct TreeSamplingStats: Sendable, Equatable {
     public var kvSlotsUsed = 0
     public var plan: MemoryPlan?
     public var wallSeconds = 0.0
+    /// Seconds from the call's start to the end of its first forward (checks, buffers, the
+    /// prompts' prefill); the rest of `wallSeconds` is decoding: every token is drawn after it.
+    public var prefillSeconds = 0.0
 
     public init(trees: Int = 0, promptTokens: Int = 0) {
         self.trees = trees

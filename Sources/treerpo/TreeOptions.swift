@@ -48,7 +48,8 @@ struct TreeOptions: ParsableArguments {
         guard depth >= 1 else { throw ValidationError("--depth must be at least 1, got \(depth)") }
         _ = try branchingPerLevel()
         guard stepTokens >= 1 else { throw ValidationError("--step-tokens must be at least 1, got \(stepTokens)") }
-        guard (1...stepTokens).contains(minStepTokens) else {
+        // Read only with --step-boundary newline: a short --step-tokens alone is no error.
+        guard stepBoundary == .tokens || (1...stepTokens).contains(minStepTokens) else {
             throw ValidationError("--min-step-tokens must be in 1...\(stepTokens) (--step-tokens), got \(minStepTokens)")
         }
         guard maxResponseTokens >= 1 else { throw ValidationError("--max-response-tokens must be at least 1, got \(maxResponseTokens)") }
