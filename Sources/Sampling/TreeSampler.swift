@@ -126,8 +126,14 @@ public final class TreeSampler {
         }
 
         while !rows.isEmpty {
+            let forwardStart = DispatchTime.now().uptimeNanoseconds
             try model.forward(batch, cache: cache, activations: acts)
-            if stats.forwards == 0 { stats.prefillSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+            let forwardEnd = DispatchTime.now().uptimeNanoseconds
+            if stats.forwards == 0 {
+                stats.prefillSeconds = Double(forwardEnd - start) / 1e9
+            } else {
+                stats.decodeForwardSeconds += Double(forwardEnd - forwardStart) / 1e9
+            }
             stats.forwards += 1
             stats.computedTokens += batch.count
             stats.widestForward = max(stats.widestForward, batch.count)
@@ -199,6 +205,9 @@ public struct TreeSamplingStats: Sendable, Equatable {
     /// Seconds from the call's start to the end of its first forward (checks, buffers, the
     /// prompts' prefill); the rest of `wallSeconds` is decoding: every token is drawn after it.
     public var prefillSeconds = 0.0
+    /// Seconds inside the forwards after the first; the rest of the decode time is the sampler's
+    /// own: draws, log-probabilities, tree bookkeeping, batch assembly.
+    public var decodeForwardSeconds = 0.0
 
     public init(trees: Int = 0, promptTokens: Int = 0) {
         self.trees = trees

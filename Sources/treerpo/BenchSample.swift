@@ -63,10 +63,14 @@ struct BenchSample: ParsableCommand {
         print(String(format: "per-token throughput, tree / flat (drawn tokens/s): decode only %.2fx (goal >= 0.9), end to end %.2fx "
                      + "(flat's prefill recomputes each prompt per answer); wall time, flat / tree: %.2fx",
                      r.decodeRatio, r.perTokenRatio, r.wallRatio))
+        print(String(format: "as many forwards on both sides, the tree's first levels with fewer rows: %.2fx if a forward cost the same whatever its rows, 1x if in proportion to them",
+                     r.equalForwardBound))
         print(String(format: "tree computed %d tokens of %d root-to-leaf path tokens: %.1f%% saved by prefix sharing",
                      s.computedTokens, s.leafPathTokens, 100 * s.shareSaved))
         print("no recomputation: computed \(s.computedTokens) == prompts \(s.promptTokens) + step tokens \(s.sampledTokens) - leaves \(s.leaves) "
               + "(each leaf's last token is never fed): \(s.computesEachTokenOnce ? "yes" : "NO")")
+        print(String(format: "tree (last run): decode %.2f s, of which forwards %.2f s and the sampler's own loop (draws, log-probs, bookkeeping, batch) %.2f s",
+                     s.wallSeconds - s.prefillSeconds, s.decodeForwardSeconds, s.wallSeconds - s.prefillSeconds - s.decodeForwardSeconds))
         print("tree KV cache: \(s.kvSlotsUsed) slots used of \(s.plan?.kvSlots ?? 0) planned (\(MemoryPlan.format(s.plan?.kvBytes ?? 0)) worst case); "
               + "\(s.forwards) forwards, widest \(s.widestForward) rows")
     }
