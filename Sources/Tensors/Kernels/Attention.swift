@@ -107,7 +107,7 @@ public enum Attention {
     ) -> Float {
         let n = Int(depths[i])
         if seesAllEarlier(i, keyStart: keyStart, depths: depths) {
-            let m = VectorMath.maxSIMD(row, n)
+            let m = ExponentiateRow.rowMax(row, n)
             let sum = VectorMath.expShiftedInPlace(row, n, shift: m)
             let inverse = 1 / sum
             for j in 0..<n { row[j] *= inverse }
