@@ -16,7 +16,8 @@ import Glibc
 ///   - `.sequences`: one forward/backward per sequence, gradients accumulated, one AdamW step
 ///     (attention costs batch x tokens^2);
 ///   - `.packed`: all sequences in one packed forward/backward with a block-diagonal causal mask
-///     (one set of large GEMMs, but attention costs (batch x tokens)^2).
+///     (one set of large GEMMs; attention splits the mask into its segments, so it costs
+///     batch x tokens^2 as above, but the activations are held for batch x tokens rows).
 public enum TrainBenchmark {
     public enum Layout: String, Codable, Sendable, CaseIterable { case sequences, packed }
 
