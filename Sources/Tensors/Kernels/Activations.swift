@@ -70,9 +70,7 @@ public enum Activation: String, Sendable, CaseIterable, Codable {
 /// SwiGLU of the Llama MLP: out = silu(gate) * up (gate, up, out of equal length).
 public enum SwiGLU {
     public static func forward(gate: UnsafePointer<Float>, up: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, count: Int) {
-        Compute.parallelFor(count, minChunk: 8192) { range in
-            for i in range { out[i] = Activation.silu.value(gate[i]) * up[i] }
-        }
+        forwardSIMD(gate: gate, up: up, out: out, count: count)
     }
 
     /// dGate += dOut * up * silu'(gate); dUp += dOut * silu(gate)
