@@ -32,13 +32,14 @@ public struct TopP: LogitProcessor {
     public init(_ p: Float) { self.p = p }
     public func apply(_ c: Candidates) {
         guard p < 1, c.count > 1 else { return }
+        // Sums in Double: one Float running sum over a 150K vocabulary drifts by a token's share.
         let m = c.maxLogit
-        var total: Float = 0
-        for i in 0..<c.count { total += expf(c.entries[i].logit - m) }
-        let target = p * total
-        var cumulative: Float = 0
+        var total: Double = 0
+        for i in 0..<c.count { total += Double(expf(c.entries[i].logit - m)) }
+        let target = Double(p) * total
+        var cumulative: Double = 0
         _ = c.sortPrefix { e in
-            cumulative += expf(e.logit - m)
+            cumulative += Double(expf(e.logit - m))
             return cumulative >= target
         }
     }
@@ -88,18 +89,20 @@ public struct SamplerChain: Sendable {
         if processors.isEmpty { return Self.drawFromSoftmax(logits, vocab: vocab, rng: &rng) }
         c.load(logits, vocab: vocab)
         for p in processors { p.apply(c) }
+        // The CDF walk sums in Double: a Float running sum over a large vocabulary drifts by about
+        // vocab x 6e-8 of the total, a whole token's share at a few thousand tokens.
         let m = c.maxLogit
-        var sum: Float = 0
-        for i in 0..<c.count { sum += expf(c.entries[i].logit - m) }
-        let u = rng.nextUnitFloat() * sum
-        var cumulative: Float = 0
+        var sum: Double = 0
+        for i in 0..<c.count { sum += Double(expf(c.entries[i].logit - m)) }
+        let u = Double(rng.nextUnitFloat()) * sum
+        var cumulative: Double = 0
         var chosen = c.count - 1
         for i in 0..<c.count {
-            cumulative += expf(c.entries[i].logit - m)
+            cumulative += Double(expf(c.entries[i].logit - m))
             if u < cumulative { chosen = i; break }
         }
         let e = c.entries[chosen]
-        return (Int(e.id), (e.logit - m) - logf(sum))
+        return (Int(e.id), (e.logit - m) - Float(log(sum)))
     }
 }
 

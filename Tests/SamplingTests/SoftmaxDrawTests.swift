@@ -42,6 +42,35 @@ import Testing
         #expect(worstLogProb <= 1e-5, "log-prob off the Double log-softmax by \(worstLogProb)")
     }
 
+    /// The general path (here temperature 0.7, the chain's processors on `Candidates`) also lands
+    /// each draw in its token's interval of the tempered softmax CDF computed in Double.
+    @Test(arguments: [4099, 49_152])
+    func temperedDrawsLandInTheirCDFInterval(vocab: Int) {
+        let x = Self.logits(vocab, seed: UInt64(vocab) + 1)
+        let t = 0.7
+        let m = Double(x.max()!) / t
+        let weights = x.map { exp(Double($0) / t - m) }, z = weights.reduce(0, +)
+        let chain = SamplerChain(temperature: Float(t))
+        #expect(!chain.processors.isEmpty)
+        let scratch = Candidates(vocab: vocab)
+        var rng = RandomStream(seed: 5)
+        var worstInterval = 0.0, worstLogProb = 0.0
+        x.withUnsafeBufferPointer { p in
+            for _ in 0..<300 {
+                var probe = rng
+                let unit = Double(probe.nextUnitFloat())
+                let f = chain.sample(p.baseAddress!, vocab: vocab, rng: &rng, scratch: scratch)
+                #expect(x[f.id] > -.infinity)
+                // Candidates keep vocabulary order under temperature alone, so the CDF is in id order.
+                let below = weights[..<f.id].reduce(0, +) / z
+                worstInterval = max(worstInterval, below - unit, unit - (below + weights[f.id] / z))
+                worstLogProb = max(worstLogProb, abs(Double(f.samplingLogprob) - (Double(x[f.id]) / t - m - log(z))))
+            }
+        }
+        #expect(worstInterval <= 2e-6, "a draw fell \(worstInterval) outside its token's CDF interval")
+        #expect(worstLogProb <= 1e-4, "log-prob off the Double log-softmax by \(worstLogProb)")
+    }
+
     /// Draw frequencies match softmax(logits) (a vocabulary not a multiple of 8: the tail block).
     @Test func frequenciesFollowTheSoftmax() {
         let x: [Float] = [0.5, -1, 2, -.infinity, 0, 1.5, -3, 0.25, 1, -0.5, 3, -2, 0.75]
