@@ -191,7 +191,9 @@ extension VectorMath {
                               to: SIMD8<Float>.self)
             i += 8
         }
-        var result = m.max()
+        // Lane reduction by hand: `SIMD8.max()` stays a generic call here.
+        var result = m[0]
+        for lane in 1..<8 where m[lane] > result { result = m[lane] }
         while i < n {
             if x[i] > result { result = x[i] }
             i += 1

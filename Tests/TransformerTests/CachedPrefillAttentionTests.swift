@@ -39,7 +39,6 @@ import Tensors
             }
         }
         let other = try cache.makeBlock(capacity: 4)
-        _ = try cache.appendSlot(to: other)
         try batch.append(token: 0, block: other, cache: cache)
         let block = try cache.makeBlock(parent: parent, capacity: run)
         for _ in 0..<run { try batch.append(token: 0, block: block, cache: cache) }
