@@ -87,6 +87,10 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "CLITests",
+            dependencies: ["treerpo"]
+        ),
+        .testTarget(
             name: "TokenizationTests",
             dependencies: ["Tokenization"],
             resources: [.copy("Fixtures")]

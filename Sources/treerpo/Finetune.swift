@@ -147,6 +147,16 @@ struct Finetune: ParsableCommand {
         runtime.apply()
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         let name = runName ?? Self.defaultRunName()
+        if resume {
+            let ignored = Self.ignoredOnResume(CommandLine.arguments.dropFirst())
+            if !ignored.isEmpty {
+                FileHandle.standardError.write(Data("""
+                    note: --resume continues with the run's saved settings (runs/\(name)/config.json); \
+                    ignored: \(ignored.joined(separator: ", "))
+
+                    """.utf8))
+            }
+        }
         let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
         trainer.memoryLimitBytes = try tree.memoryLimitBytes()
         let c = trainer.config
@@ -170,6 +180,20 @@ struct Finetune: ParsableCommand {
         progress.finish()
         if let ref = trainer.lastCheckpoint { print("checkpoint: \(ref.folder.path)") }
         print("metrics: \(trainer.metricsFile.path)")
+    }
+
+    /// Options that choose which run to continue and how to run it, as opposed to training settings.
+    static let resumeOptions: Set<String> = ["--run", "--resume", "--workspace", "--threads", "--json", "--max-memory"]
+
+    /// The training settings given on a `--resume` command line (they do not apply: the run
+    /// keeps its saved config so that it ends as an uninterrupted run would).
+    static func ignoredOnResume<S: Sequence<String>>(_ arguments: S) -> [String] {
+        var ignored: [String] = []
+        for argument in arguments where argument.hasPrefix("--") {
+            let option = String(argument.prefix { $0 != "=" })
+            if !resumeOptions.contains(option) && !ignored.contains(option) { ignored.append(option) }
+        }
+        return ignored
     }
 
     static func defaultRunName() -> String {

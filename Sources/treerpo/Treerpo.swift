@@ -8,4 +8,10 @@ struct Treerpo: ParsableCommand {
         abstract: "Fine-tune small language models with Tree Relative Policy Optimization.",
         subcommands: [Import.self, Generate.self, Sample.self, Finetune.self, Eval.self, Export.self, Report.self, DataCommand.self, Bench.self, ExportLogitsCommand.self]
     )
+
+    /// Checks the CPU before any kernel runs, then parses and runs the command.
+    static func main() {
+        CPUFeatures.requireSIMD()
+        main(nil)
+    }
 }
