@@ -13,7 +13,7 @@ import Tensors
 /// Keys are taken ancestors first (root-most first), then the block's own slots, so that each
 /// row's visible keys are a prefix of its score row. Chunking skips most of the masked-out
 /// upper triangle; the GEMMs run on OpenBLAS's threads (or `Gemm.fewRows` for a short last
-/// chunk), the softmax rows on `SpinningWorkers`.
+/// chunk), the softmax rows on Dispatch (`Compute.parallelFor`).
 enum CachedPrefillAttention {
     static let chunkRows = 128
 
@@ -45,9 +45,10 @@ enum CachedPrefillAttention {
                              a: qh, lda: qStride, b: keys + blk.start * kvStride + kvOffset, ldb: kvStride,
                              c: s + ancestors, ldc: n)
                 // P, row by row: row j sees the ancestors and own slots up to its own.
-                let chunks = m * n >= 16_384 ? min(m, 2 * Compute.threads) : 1
-                SpinningWorkers.shared.run(chunks: chunks) { chunk, _ in
-                    for j in Compute.chunkRange(chunk, of: chunks, count: m) {
+                // On Dispatch: its workers sleep after the loop, where `SpinningWorkers` would
+                // poll beside the OpenBLAS threads of the next GEMM.
+                Compute.parallelFor(m, minChunk: max(1, 16_384 / n)) { range in
+                    for j in range {
                         let visible = ancestors + Int(batch.slots[c0 + j]) - blk.start + 1
                         let row = s + j * n
                         let mx = VectorMath.maxSIMD(row, visible)
