@@ -64,11 +64,18 @@ def make_models(out, only):
         print(f"{name}: {n / 1e6:.2f}M parameters -> {out / name}", flush=True)
 
 
+def resident_bytes():
+    """The process's resident set now (Linux /proc/self/statm), as treerpo measures it."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
 def torch_worker(args):
     """One PyTorch run: a warm-up step, then `steps` timed steps; prints one JSON object."""
     import torch
     import transformers
     torch.set_num_threads(args.threads)
+    before = resident_bytes()  # after the imports, before the model: as treerpo's figure
     torch.manual_seed(0)
     model = transformers.AutoModelForCausalLM.from_pretrained(args.model, dtype=torch.float32)
     model.eval()  # no dropout; gradients still flow
@@ -97,7 +104,7 @@ def torch_worker(args):
     n = sum(p.numel() for p in model.parameters())
     print(json.dumps(dict(
         tokensPerSecond=args.batch * args.tokens / statistics.median(times), stepSeconds=times,
-        peakResidentBytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        peakResidentBytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, residentBeforeModelBytes=before,
         parameters=n, attention=model.config._attn_implementation, torch=torch.__version__)))
 
 
@@ -134,16 +141,25 @@ def bench(args):
                          ours_peak=max(x["peakResidentBytes"] for x in ours), accounted=sum(acc.values()),
                          activations=acc["activations"],
                          torch_peak=max(x["peakResidentBytes"] for x in theirs),
+                         ours_before=min(x.get("residentBeforeModelBytes", 0) for x in ours),
+                         torch_before=min(x["residentBeforeModelBytes"] for x in theirs),
                          phases=ours[len(ours) // 2]["phaseSeconds"], attention=theirs[0]["attention"]))
     print(f"\ntrain step, batch {args.batch} x {args.tokens}, {args.threads} thread(s), layout {args.layout}, "
           f"median of {args.rounds} alternating runs x {args.steps} steps")
-    head = ("model", "params", "treerpo tok/s", "torch tok/s", "ratio", "ours peak MiB", "accounted MiB",
-            "peak/accounted", "torch peak MiB")
+    print("memory: peak = peak resident set; before = resident set before the model is loaded (runtime, libraries);"
+          " accounted = params + grads + AdamW moments + our activation buffers")
+    head = ("model", "params", "treerpo tok/s", "torch tok/s", "ratio", "ours peak MiB", "ours before MiB",
+            "accounted MiB", "peak/accounted", "(peak-before)/accounted", "torch peak MiB", "torch before MiB",
+            "torch (peak-before)/accounted")
     print(" | ".join(head))
+    mib = lambda b: f"{b / 2**20:.0f}"
     for r in rows:
         print(" | ".join([r["model"], f"{r['parameters'] / 1e6:.2f}M", f"{r['treerpo']:.0f}", f"{r['torch']:.0f}",
-                          f"{r['ratio']:.2f}x", f"{r['ours_peak'] / 2**20:.0f}", f"{r['accounted'] / 2**20:.0f}",
-                          f"{r['ours_peak'] / r['accounted']:.2f}", f"{r['torch_peak'] / 2**20:.0f}"]))
+                          f"{r['ratio']:.2f}x", mib(r["ours_peak"]), mib(r["ours_before"]), mib(r["accounted"]),
+                          f"{r['ours_peak'] / r['accounted']:.2f}",
+                          f"{(r['ours_peak'] - r['ours_before']) / r['accounted']:.2f}",
+                          mib(r["torch_peak"]), mib(r["torch_before"]),
+                          f"{(r['torch_peak'] - r['torch_before']) / r['accounted']:.2f}"]))
     for r in rows:
         p = r["phases"]
         print(f"{r['model']}: treerpo step phases (s): " + ", ".join(f"{k} {p[k]:.3f}" for k in ("forward", "loss", "backward", "adamw"))

@@ -137,6 +137,39 @@ for mask_name, mask in [("causal", causal_mask), ("tree", tree_mask)]:
     add(f"attention_{mask_name}", {"q": q, "k": k, "v": v, "dout": dout},
         {"out": out, "dq": dq, "dk": dk, "dv": dv}, parents=tree_parents if mask_name == "tree" else None)
 
+# attention over several sequences and trees packed into one sequence (the trainer's
+# micro-batches): a causal run longer than the kernel's 64-query blocks, the tree above, a
+# lone token, a tree with a 70-token path (spans two blocks) and a causal run. Drawn after the
+# cases above so that they keep their values.
+def packed_tree(prompt, branches):
+    """parents of a tree: `prompt` tokens, then for each (parent node, length) one step."""
+    parents, last = [i - 1 for i in range(prompt)], [prompt - 1]
+    for parent, length in branches:
+        parents += [last[parent]] + [len(parents) + j for j in range(length - 1)]
+        last.append(len(parents) - 1)
+    return parents
+pieces = [[i - 1 for i in range(70)], tree_parents, [-1],
+          packed_tree(30, [(0, 20), (1, 20), (1, 6), (0, 9), (4, 5)]), [i - 1 for i in range(23)]]
+packed_parents = []
+for piece in pieces:
+    packed_parents += [p + len(packed_parents) if p >= 0 else -1 for p in piece]
+def packed_ancestors(i):
+    out = set()
+    while i >= 0:
+        out.add(i)
+        i = packed_parents[i]
+    return out
+T = len(packed_parents)
+packed_mask = torch.tensor([[j in packed_ancestors(i) for j in range(T)] for i in range(T)])
+qh, kvh, d = 3, 1, 4
+q, k, v = rand(T, qh, d, scale=2), rand(T, kvh, d, scale=2), rand(T, kvh, d)
+out = F.scaled_dot_product_attention(q.transpose(0, 1), k.transpose(0, 1), v.transpose(0, 1),
+                                     attn_mask=packed_mask, enable_gqa=True).transpose(0, 1)
+dout = rand(T, qh, d)
+dq, dk, dv = grads(out, dout, q, k, v)
+add("attention_packed", {"q": q, "k": k, "v": v, "dout": dout},
+    {"out": out, "dq": dq, "dk": dk, "dv": dv}, parents=packed_parents)
+
 # fp16 / bf16 bit patterns from torch's own conversion
 vals = torch.tensor([0.0, 1.0, -2.5, 65504.0, 65520.0, 1e-8, 6.1e-5, 3.14159265, -1e30, 1.0 + 1 / 2048, 1.0 + 3 / 2048,
                      0.1, 1234.5678, -0.000123], dtype=torch.float32)

@@ -40,6 +40,9 @@ def main():
     ap.add_argument("--grpo", default="--group-size 8", help="GRPO options (same leaves per question)")
     ap.add_argument("--common", default="--prompts-per-step 8 --lr 2e-5 --max-response-tokens 128 --tau 0.1 --eval-every 10 --eval-questions 64 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
                     help="options shared by every run")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=OPTIONS",
+                    help="an extra TreeRPO run (seed = first seed) with these tree options instead of --tree, "
+                         "e.g. 'b422=--depth 3 --branching 4,2,2 --step-tokens 16'; repeatable")
     ap.add_argument("--eval-questions", type=int, default=200)
     ap.add_argument("--eval-samples", type=int, default=8)
     ap.add_argument("--threads", type=int, default=None)
@@ -63,6 +66,10 @@ def main():
     for norm in [n for n in args.ablation.split(",") if n]:
         runs.append((f"treerpo-{norm}-s{seeds[0]}", "treerpo", norm, seeds[0],
                      ["--algorithm", "treerpo", "--advantage-norm", norm] + args.tree.split()))
+
+    for variant in args.variant:
+        label, _, options = variant.partition("=")
+        runs.append((f"treerpo-{label}-s{seeds[0]}", "treerpo", "group", seeds[0], ["--algorithm", "treerpo"] + options.split()))
 
     results = []
     base_eval = json.loads(sh([args.treerpo, "eval", "--workspace", ws, "--base", "--data", "arithmetic",
@@ -105,7 +112,8 @@ def main():
                      f"{r['wall_seconds']:.0f} | {r['seconds_sampling']:.0f} | {r['seconds_training']:.0f} | {r['tokens_trained']:,} |")
     lines.append("")
     for algorithm in ("grpo", "treerpo"):
-        group = [r for r in results if r["algorithm"] == algorithm and r["normalisation"] == "group"]
+        group = [r for r in results if r["algorithm"] == algorithm and r["normalisation"] == "group"
+                 and r["run"].rsplit("-s", 1)[0] == algorithm]
         if group:
             p1 = [100 * r["pass@1"] for r in group]
             length = [r["mean_response_tokens"] for r in group]

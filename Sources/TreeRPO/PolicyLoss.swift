@@ -222,30 +222,9 @@ enum RowSoftmax {
     /// log-probabilities (read before the row is overwritten). With d = x - max and S = sum e^d:
     /// log p_v = d_v - log S, entropy = log S - sum_v e^d_v d_v / S.
     static func exponentiate(_ row: UnsafeMutablePointer<Float>, vocab: Int, targets: [Int]) -> Result {
-        let m = VectorMath.maxSIMD(row, vocab)
-        let shifted = targets.map { row[$0] - m }
-        var sum8 = SIMD8<Float>(), weighted8 = SIMD8<Float>()
-        var v = 0
-        let raw = UnsafeMutableRawPointer(row)
-        while v + 8 <= vocab {
-            let d = raw.loadUnaligned(fromByteOffset: v * 4, as: SIMD8<Float>.self) - SIMD8(repeating: m)
-            let e = VectorMath.expNonPositive(d)
-            sum8 += e
-            // e is exactly 0 where d is -inf; keep 0 * -inf out of the sum.
-            weighted8 += e * d.replacing(with: 0, where: e .== 0)
-            raw.storeBytes(of: e, toByteOffset: v * 4, as: SIMD8<Float>.self)
-            v += 8
-        }
-        var sum = sum8.sum(), weighted = weighted8.sum()
-        while v < vocab {
-            let d = row[v] - m
-            let e = Foundation.exp(d)
-            sum += e
-            if e != 0 { weighted += e * d }
-            row[v] = e
-            v += 1
-        }
-        let logSum = Foundation.log(sum)
-        return Result(sum: sum, entropy: logSum - weighted / sum, targetLogProbs: shifted.map { $0 - logSum })
+        let raw = targets.map { row[$0] }
+        let r = ExponentiateRow.exponentiate(row, count: vocab)
+        let logSum = Foundation.log(r.sum)
+        return Result(sum: r.sum, entropy: logSum - r.weighted / r.sum, targetLogProbs: raw.map { $0 - r.max - logSum })
     }
 }

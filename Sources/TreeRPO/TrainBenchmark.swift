@@ -16,7 +16,8 @@ import Glibc
 ///   - `.sequences`: one forward/backward per sequence, gradients accumulated, one AdamW step
 ///     (attention costs batch x tokens^2);
 ///   - `.packed`: all sequences in one packed forward/backward with a block-diagonal causal mask
-///     (one set of large GEMMs, but attention costs (batch x tokens)^2).
+///     (one set of large GEMMs; attention splits the mask into its segments, so it costs
+///     batch x tokens^2 as above, but the activations are held for batch x tokens rows).
 public enum TrainBenchmark {
     public enum Layout: String, Codable, Sendable, CaseIterable { case sequences, packed }
 
@@ -31,6 +32,9 @@ public enum TrainBenchmark {
         public var phaseSeconds: [String: Double]
         /// Peak resident memory of the process (getrusage), bytes.
         public var peakResidentBytes: Int
+        /// Resident memory before the model was loaded (the runtime, libraries' pages), bytes:
+        /// what the caller measured, 0 if it did not.
+        public var residentBeforeModelBytes: Int
         /// What the step must hold: parameters, gradients, AdamW moments (2x), and the
         /// activation and gradient buffers (as allocated), bytes.
         public var accountedBytes: [String: Int]
@@ -66,7 +70,10 @@ public enum TrainBenchmark {
         return try ModelConfig(hf: HFConfig(data: Data(json.utf8), file: "tiny (built in)"), file: "tiny (built in)")
     }
 
-    public static func run(model: TransformerModel, batch: Int, tokens: Int, steps: Int, layout: Layout) throws -> Result {
+    /// `residentBeforeModel`: `currentResidentBytes()` taken before the model was loaded.
+    public static func run(
+        model: TransformerModel, batch: Int, tokens: Int, steps: Int, layout: Layout, residentBeforeModel: Int = 0
+    ) throws -> Result {
         let c = model.config
         let rowsPerForward = layout == .packed ? batch * tokens : tokens
         guard tokens >= 2, tokens <= c.maxPositions else {
@@ -135,7 +142,7 @@ public enum TrainBenchmark {
             parameters: model.parameters.specs.reduce(0) { $0 + $1.count },
             tokensPerSecond: Double(batch * tokens) / totals[medianIndex], stepSeconds: totals,
             phaseSeconds: ["forward": median[0], "loss": median[1], "backward": median[2], "adamw": median[3]],
-            peakResidentBytes: peakResidentBytes(),
+            peakResidentBytes: peakResidentBytes(), residentBeforeModelBytes: residentBeforeModel,
             accountedBytes: ["parameters": paramBytes, "gradients": paramBytes, "moments": 2 * paramBytes,
                              "activations": activationBytes(config: c, capacity: rowsPerForward)])
     }
@@ -157,6 +164,14 @@ public enum TrainBenchmark {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss) * 1024
+    }
+
+    /// The process's resident set now, bytes (Linux /proc/self/statm; 0 elsewhere).
+    public static func currentResidentBytes() -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: " ")
+        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     /// Tokens a training step processes for one tree of `prompt` tokens whose nodes branch

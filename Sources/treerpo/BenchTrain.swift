@@ -44,10 +44,11 @@ struct BenchTrain: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        let before = TrainBenchmark.currentResidentBytes()
         let m = try model.map { try TransformerModel(folder: URL(fileURLWithPath: $0)) }
             ?? TrainBenchmark.randomModel(config: TrainBenchmark.tinyConfig())
         let r = try TrainBenchmark.run(model: m, batch: batch, tokens: tokens, steps: steps,
-                                       layout: TrainBenchmark.Layout(rawValue: layout)!)
+                                       layout: TrainBenchmark.Layout(rawValue: layout)!, residentBeforeModel: before)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
@@ -62,8 +63,11 @@ struct BenchTrain: ParsableCommand {
             rows: [["tokens/s", Table.number(r.tokensPerSecond)]]
                 + ["forward", "loss", "backward", "adamw"].map { ["\($0) s", String(format: "%.3f", r.phaseSeconds[$0] ?? 0)] }
                 + [["peak resident", mib(r.peakResidentBytes)],
+                   ["resident before the model", mib(r.residentBeforeModelBytes)],
                    ["params+grads+moments+activations", mib(accounted)],
-                   ["peak / accounted", String(format: "%.2f", Double(r.peakResidentBytes) / Double(accounted))]]))
+                   ["peak / accounted", String(format: "%.2f", Double(r.peakResidentBytes) / Double(accounted))],
+                   ["(peak - before) / accounted",
+                    String(format: "%.2f", Double(r.peakResidentBytes - r.residentBeforeModelBytes) / Double(accounted))]]))
         let tree = TrainBenchmark.treeTokens(prompt: 64, branching: [4, 2, 2], stepTokens: 32)
         print("a tree of a 64-token prompt, branching 4,2,2, 32-token steps: \(tree.packed) tokens packed, \(tree.expanded) path-expanded (\(String(format: "%.2f", Double(tree.expanded) / Double(tree.packed)))x)")
     }

@@ -88,6 +88,70 @@ enum PackedTree {
         }
     }
 
+    /// Several sequences and trees packed into one sequence, of lengths around the kernel's
+    /// 64-query blocks: causal 130, the 14-token tree, a lone token, an 84-token tree (a
+    /// 40-token prompt, two 20-token branches, a 4-token child of the first; its second branch
+    /// and the child lie in the tree's second block), causal 64, causal 65.
+    static let packedPieces: [[Int]] = [
+        (0..<130).map { $0 - 1 }, PackedTree.parents, [-1],
+        (0..<40).map { $0 - 1 } + [39] + (41..<60).map { $0 - 1 } + [39] + (61..<80).map { $0 - 1 } + [59] + (81..<84).map { $0 - 1 },
+        (0..<64).map { $0 - 1 }, (0..<65).map { $0 - 1 },
+    ]
+
+    static func packed(_ pieces: [[Int]]) -> (parents: [Int], segments: [Range<Int>]) {
+        var parents: [Int] = [], segments: [Range<Int>] = []
+        for piece in pieces {
+            segments.append(parents.count..<(parents.count + piece.count))
+            parents += piece.map { $0 >= 0 ? $0 + segments.last!.lowerBound : -1 }
+        }
+        return (parents, segments)
+    }
+
+    @Test func segmentsSplitWhereNoChainCrosses() throws {
+        #expect(AttentionMask.causal(count: 5).segments == [0..<5])
+        #expect(AttentionMask.causal(count: 0).segments == [])
+        #expect(try AttentionMask(parents: PackedTree.parents).segments == [0..<14])
+        // Token 2 starts a path, but token 3 reaches back across it to 1: one segment.
+        #expect(try AttentionMask(parents: [-1, 0, -1, 1]).segments == [0..<4])
+        #expect(try AttentionMask(parents: [-1, 0, -1, 2, -1]).segments == [0..<2, 2..<4, 4..<5])
+        // Two paths interleaved inside one range, then a separate one.
+        #expect(try AttentionMask(parents: [-1, -1, 0, 1, -1, 4]).segments == [0..<4, 4..<6])
+        let (parents, segments) = Self.packed(Self.packedPieces)
+        #expect(try AttentionMask(parents: parents).segments == segments)
+    }
+
+    /// The packed mask against the Double reference (which knows nothing of segments or blocks).
+    @Test(arguments: [Case(tokens: 0, qHeads: 4, kvHeads: 2, headDim: 8), Case(tokens: 0, qHeads: 3, kvHeads: 1, headDim: 33)])
+    func packedSegmentsMatchReference(c: Case) throws {
+        let mask = try AttentionMask(parents: Self.packed(Self.packedPieces).parents)
+        var c = c
+        c.tokens = mask.count
+        try check(c, mask: mask, visible: { mask.allows(query: $0, key: $1) }, seed: 31, label: "packed")
+    }
+
+    /// Each packed piece gives what it gives alone: the split changes nothing.
+    @Test func packedSegmentsEqualEachPieceAlone() throws {
+        let (parents, segments) = Self.packed(Self.packedPieces)
+        let c = Case(tokens: parents.count, qHeads: 4, kvHeads: 2, headDim: 16)
+        let (q, k, v, dOut) = try inputs(c, seed: 8)
+        let mask = try AttentionMask(parents: parents)
+        let (out, lse) = try Attention.forward(q: q, k: k, v: v, mask: mask)
+        let g = try Attention.backward(dOut, q: q, k: k, v: v, out: out, lse: lse, mask: mask)
+        func rows(_ t: Tensor, _ r: Range<Int>) throws -> Tensor {
+            let width = t.shape[1] * t.shape[2]
+            return try Tensor(shape: [r.count, t.shape[1], t.shape[2]], scalars: Array(t.scalars[r.lowerBound * width..<r.upperBound * width]))
+        }
+        for (piece, r) in zip(Self.packedPieces, segments) {
+            let alone = try AttentionMask(parents: piece)
+            let (o, l) = try Attention.forward(q: rows(q, r), k: rows(k, r), v: rows(v, r), mask: alone)
+            let ga = try Attention.backward(rows(dOut, r), q: rows(q, r), k: rows(k, r), v: rows(v, r), out: o, lse: l, mask: alone)
+            expectClose(try rows(out, r).scalars, o.scalars.doubles, atol: 1e-6, rtol: 1e-6, "out \(r)")
+            expectClose(try rows(g.dq, r).scalars, ga.dq.scalars.doubles, atol: 1e-6, rtol: 1e-6, "dq \(r)")
+            expectClose(try rows(g.dk, r).scalars, ga.dk.scalars.doubles, atol: 1e-6, rtol: 1e-6, "dk \(r)")
+            expectClose(try rows(g.dv, r).scalars, ga.dv.scalars.doubles, atol: 1e-6, rtol: 1e-6, "dv \(r)")
+        }
+    }
+
     @Test func referenceBackwardMatchesFiniteDifferences() throws {
         let c = Case(tokens: 6, qHeads: 2, kvHeads: 1, headDim: 3)
         var rng = TestRNG(seed: 77)

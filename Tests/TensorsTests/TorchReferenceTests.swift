@@ -123,7 +123,8 @@ import Testing
         expect(c, "dlogits", try CrossEntropy.backward(logits: logits, targets: c.targets!, lse: clse))
     }
 
-    @Test(arguments: ["causal", "tree"])
+    /// "packed": two causal runs, two trees and a lone token in one sequence (five segments).
+    @Test(arguments: ["causal", "tree", "packed"])
     func attention(mask name: String) throws {
         let c = Self.named("attention_\(name)")
         let (q, k, v) = (try input(c, "q"), try input(c, "k"), try input(c, "v"))

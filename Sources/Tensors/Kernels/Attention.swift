@@ -6,6 +6,17 @@ import Foundation
 /// Query head h reads key/value head h / (qHeads / kvHeads). Visibility comes from an
 /// `AttentionMask` (causal or tree). The forward keeps lse `[tokens, qHeads]` (log-sum-exp of
 /// the scaled scores) so the backward recomputes the probabilities instead of storing them.
+///
+/// The work is split the way the mask allows (no result depends on the split):
+///   - by the mask's segments (`AttentionMask.segments`): no query sees a key of another
+///     segment, so the score matrix is block-diagonal and each segment's block is computed alone
+///     (several sequences or trees packed into one sequence cost the sum of their squares);
+///   - within a segment, by blocks of `rowBlock` queries: every key a query sees is at or before
+///     it, so the block of queries [a, b) needs the keys [segment start, b) only, which skips
+///     most of the masked upper triangle (about half the score flops of a long causal run);
+///   - per query row: a purely causal row (it sees every earlier token of its segment) takes a
+///     contiguous SIMD softmax; a tree row gathers its chain of visible keys.
+/// Scores live in `rowBlock x segment-length` scratch kept between calls (`AttentionScratch`).
 public enum Attention {
     public struct Shape: Equatable, Sendable {
         public var tokens: Int, qHeads: Int, kvHeads: Int, headDim: Int
@@ -17,37 +28,109 @@ public enum Attention {
         var kvStride: Int { kvHeads * headDim }
     }
 
-    /// Per query head h (kv head g): S = scale Q_h K_g^T `[tokens, tokens]` by one GEMM, the mask
-    /// and softmax row by row, then O_h = P V_g by a second GEMM. The GEMMs also compute the
-    /// masked-out half of a causal S (twice the flops of a triangular loop), which the BLAS
-    /// speed pays for many times over; rows are processed in parallel, GEMMs use BLAS threads.
+    /// Queries per block: the GEMMs stay large enough for BLAS to run near its peak while the
+    /// skipped triangle grows with the number of blocks.
+    static let rowBlock = 64
+
+    /// A block of queries [rows) of one segment and the keys it needs, [keyStart, rows.upperBound).
+    struct Block {
+        var rows: Range<Int>
+        var keyStart: Int
+        var width: Int { rows.upperBound - keyStart }
+    }
+
+    /// The blocks of every segment, in order.
+    static func blocks(_ mask: AttentionMask) -> [Block] {
+        var out: [Block] = []
+        for segment in mask.segments {
+            var a = segment.lowerBound
+            while a < segment.upperBound {
+                let b = Swift.min(a + rowBlock, segment.upperBound)
+                out.append(Block(rows: a..<b, keyStart: segment.lowerBound))
+                a = b
+            }
+        }
+        return out
+    }
+
+    /// Per block and query head h (kv head g): S = scale Q_h K_g^T `[rows, width]` by one GEMM,
+    /// the mask and softmax row by row, then O_h = P V_g by a second GEMM. Rows are processed in
+    /// parallel, GEMMs use BLAS threads.
     public static func forward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
         shape s: Shape, mask: AttentionMask, scale: Float
     ) {
-        let t = s.tokens
-        guard t > 0 else { return }
-        let probs = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-        defer { probs.deallocate() }
-        mask.parents.withUnsafeBufferPointer { parents in
-            for h in 0..<s.qHeads {
-                let g = h / s.group
-                Gemm.strided(transposeA: false, transposeB: true, m: t, n: t, k: s.headDim, alpha: scale,
-                             a: q + h * s.headDim, lda: s.qStride, b: k + g * s.headDim, ldb: s.kvStride,
-                             c: probs, ldc: t)
-                Compute.parallelFor(t, minChunk: max(1, 4096 / t)) { rows in
-                    let keys = UnsafeMutablePointer<Int>.allocate(capacity: mask.maxDepth)
-                    let values = UnsafeMutablePointer<Float>.allocate(capacity: mask.maxDepth)
-                    defer { keys.deallocate(); values.deallocate() }
-                    for i in rows {
-                        let n = chain(from: i, parents: parents, into: keys)
-                        lse[i * s.qHeads + h] = maskedSoftmaxRow(probs + i * t, count: t, keys: keys, n: n, values: values)
+        guard s.tokens > 0 else { return }
+        let blocks = blocks(mask)
+        let widest = blocks.map(\.width).max() ?? 0
+        AttentionScratch.shared.with(count: rowBlock * widest) { probs in
+            mask.parents.withUnsafeBufferPointer { parents in
+                mask.depths.withUnsafeBufferPointer { depths in
+                    for block in blocks {
+                        let rows = block.rows.count, w = block.width, k0 = block.keyStart
+                        for h in 0..<s.qHeads {
+                            let g = h / s.group
+                            Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim, alpha: scale,
+                                         a: q + block.rows.lowerBound * s.qStride + h * s.headDim, lda: s.qStride,
+                                         b: k + k0 * s.kvStride + g * s.headDim, ldb: s.kvStride, c: probs, ldc: w)
+                            Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
+                                for r in chunk {
+                                    let i = block.rows.lowerBound + r
+                                    lse[i * s.qHeads + h] = softmaxRow(probs + r * w, width: w, query: i, keyStart: k0,
+                                                                       parents: parents, depths: depths)
+                                }
+                            }
+                            Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w,
+                                         a: probs, lda: w, b: v + k0 * s.kvStride + g * s.headDim, ldb: s.kvStride,
+                                         c: out + block.rows.lowerBound * s.qStride + h * s.headDim, ldc: s.qStride)
+                        }
                     }
                 }
-                Gemm.strided(transposeA: false, transposeB: false, m: t, n: s.headDim, k: t,
-                             a: probs, lda: t, b: v + g * s.headDim, ldb: s.kvStride,
-                             c: out + h * s.headDim, ldc: s.qStride)
+            }
+        }
+    }
+
+    /// True when query i sees every key from `keyStart` to itself (a causal run): its chain of
+    /// predecessors, strictly decreasing and inside the segment, has that many tokens.
+    @inline(__always)
+    static func seesAllEarlier(_ i: Int, keyStart: Int, depths: UnsafeBufferPointer<Int32>) -> Bool {
+        Int(depths[i]) == i - keyStart + 1
+    }
+
+    /// Replaces one row of scores `row[0..<width]` (keys keyStart ..< keyStart + width) by query
+    /// i's softmax over its visible keys (zero elsewhere) and returns the log-sum-exp.
+    @inline(__always)
+    static func softmaxRow(
+        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int,
+        parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
+    ) -> Float {
+        let n = Int(depths[i])
+        if seesAllEarlier(i, keyStart: keyStart, depths: depths) {
+            let m = ExponentiateRow.rowMax(row, n)
+            let sum = VectorMath.expShiftedInPlace(row, n, shift: m)
+            let inverse = 1 / sum
+            for j in 0..<n { row[j] *= inverse }
+            (row + n).update(repeating: 0, count: width - n)
+            return m + log(sum)
+        }
+        return withChain(of: i, keyStart: keyStart, parents: parents, depth: n) { keys, values in
+            maskedSoftmaxRow(row, count: width, keys: keys, n: n, values: values)
+        }
+    }
+
+    /// Runs `body(keys, values)` with query i's chain of visible keys (relative to keyStart,
+    /// nearest first) in `keys` and `depth` floats of scratch in `values`.
+    @inline(__always)
+    static func withChain<R>(
+        of i: Int, keyStart: Int, parents: UnsafeBufferPointer<Int32>, depth: Int,
+        _ body: (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Float>) -> R
+    ) -> R {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: depth) { keys in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: depth) { values in
+                let n = chain(from: i, parents: parents, into: keys.baseAddress!)
+                for j in 0..<n { keys[j] -= keyStart }
+                return body(keys.baseAddress!, values.baseAddress!)
             }
         }
     }
@@ -80,55 +163,82 @@ public enum Attention {
         for j in 0..<n { row[keys[j]] = values[j] * scale }
     }
 
-    /// Accumulates (`+=`) dq, dk, dv from dOut, per query head h (kv head g), all by GEMM:
-    /// P is recomputed from S and lse; dV_g += P^T dO_h; dP = dO_h V_g^T;
-    /// dS = P * (dP - D) with D_i = dO_i . O_i; dQ_h += scale dS K_g; dK_g += scale dS^T Q_h.
+    /// Accumulates (`+=`) dq, dk, dv from dOut, per block and query head h (kv head g), all by
+    /// GEMM over the block's rows and keys: P is recomputed from S and lse; dV_g += P^T dO_h;
+    /// dP = dO_h V_g^T; dS = P * (dP - D) with D_i = dO_i . O_i; dQ_h += scale dS K_g;
+    /// dK_g += scale dS^T Q_h.
     public static func backward(
         dOut: UnsafePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         out: UnsafePointer<Float>, lse: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         shape s: Shape, mask: AttentionMask, scale: Float
     ) {
-        let t = s.tokens
-        guard t > 0 else { return }
-        let probs = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-        let dProbs = UnsafeMutablePointer<Float>.allocate(capacity: t * t)
-        defer { probs.deallocate(); dProbs.deallocate() }
-        mask.parents.withUnsafeBufferPointer { parents in
-            for h in 0..<s.qHeads {
-                let g = h / s.group
-                let qh = q + h * s.headDim, kg = k + g * s.headDim, vg = v + g * s.headDim
-                let doh = dOut + h * s.headDim
-                Gemm.strided(transposeA: false, transposeB: true, m: t, n: t, k: s.headDim, alpha: scale,
-                             a: qh, lda: s.qStride, b: kg, ldb: s.kvStride, c: probs, ldc: t)
-                Compute.parallelFor(t, minChunk: max(1, 4096 / t)) { rows in
-                    let keys = UnsafeMutablePointer<Int>.allocate(capacity: mask.maxDepth)
-                    let values = UnsafeMutablePointer<Float>.allocate(capacity: mask.maxDepth)
-                    defer { keys.deallocate(); values.deallocate() }
-                    for i in rows {
-                        let row = probs + i * t
-                        let n = chain(from: i, parents: parents, into: keys)
-                        let l = lse[i * s.qHeads + h]
-                        for j in 0..<n { values[j] = exp(row[keys[j]] - l) }
-                        scatterRow(row, count: t, keys: keys, n: n, values: values, scale: 1)
+        guard s.tokens > 0 else { return }
+        let blocks = blocks(mask)
+        let widest = blocks.map(\.width).max() ?? 0
+        AttentionScratch.shared.with(count: 2 * rowBlock * widest) { scratch in
+            let probs = scratch, dProbs = scratch + rowBlock * widest
+            mask.parents.withUnsafeBufferPointer { parents in
+                mask.depths.withUnsafeBufferPointer { depths in
+                    for block in blocks {
+                        let rows = block.rows.count, w = block.width, k0 = block.keyStart, a = block.rows.lowerBound
+                        for h in 0..<s.qHeads {
+                            let g = h / s.group
+                            let qh = q + a * s.qStride + h * s.headDim, doh = dOut + a * s.qStride + h * s.headDim
+                            let oh = out + a * s.qStride + h * s.headDim
+                            let kg = k + k0 * s.kvStride + g * s.headDim, vg = v + k0 * s.kvStride + g * s.headDim
+                            Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim, alpha: scale,
+                                         a: qh, lda: s.qStride, b: kg, ldb: s.kvStride, c: probs, ldc: w)
+                            Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
+                                for r in chunk {
+                                    probabilitiesRow(probs + r * w, width: w, query: a + r, keyStart: k0,
+                                                     lse: lse[(a + r) * s.qHeads + h], parents: parents, depths: depths)
+                                }
+                            }
+                            Gemm.strided(transposeA: true, transposeB: false, m: w, n: s.headDim, k: rows,
+                                         a: probs, lda: w, b: doh, ldb: s.qStride, beta: 1,
+                                         c: dv + k0 * s.kvStride + g * s.headDim, ldc: s.kvStride)
+                            Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim,
+                                         a: doh, lda: s.qStride, b: vg, ldb: s.kvStride, c: dProbs, ldc: w)
+                            Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
+                                for r in chunk {
+                                    let d = VectorMath.dot(doh + r * s.qStride, oh + r * s.qStride, s.headDim)
+                                    let p = probs + r * w, dp = dProbs + r * w
+                                    // Keys past the query have p = 0, and so dS = 0.
+                                    let seen = seesAllEarlier(a + r, keyStart: k0, depths: depths) ? a + r - k0 + 1 : w
+                                    for j in 0..<seen { dp[j] = p[j] * (dp[j] - d) }
+                                    (dp + seen).update(repeating: 0, count: w - seen)
+                                }
+                            }
+                            Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w, alpha: scale,
+                                         a: dProbs, lda: w, b: kg, ldb: s.kvStride, beta: 1,
+                                         c: dq + a * s.qStride + h * s.headDim, ldc: s.qStride)
+                            Gemm.strided(transposeA: true, transposeB: false, m: w, n: s.headDim, k: rows, alpha: scale,
+                                         a: dProbs, lda: w, b: qh, ldb: s.qStride, beta: 1,
+                                         c: dk + k0 * s.kvStride + g * s.headDim, ldc: s.kvStride)
+                        }
                     }
                 }
-                Gemm.strided(transposeA: true, transposeB: false, m: t, n: s.headDim, k: t,
-                             a: probs, lda: t, b: doh, ldb: s.qStride, beta: 1, c: dv + g * s.headDim, ldc: s.kvStride)
-                Gemm.strided(transposeA: false, transposeB: true, m: t, n: t, k: s.headDim,
-                             a: doh, lda: s.qStride, b: vg, ldb: s.kvStride, c: dProbs, ldc: t)
-                Compute.parallelFor(t, minChunk: max(1, 4096 / t)) { rows in
-                    for i in rows {
-                        let d = VectorMath.dot(doh + i * s.qStride, out + h * s.headDim + i * s.qStride, s.headDim)
-                        let p = probs + i * t, dp = dProbs + i * t
-                        for j in 0..<t { dp[j] = p[j] * (dp[j] - d) }
-                    }
-                }
-                Gemm.strided(transposeA: false, transposeB: false, m: t, n: s.headDim, k: t, alpha: scale,
-                             a: dProbs, lda: t, b: kg, ldb: s.kvStride, beta: 1, c: dq + h * s.headDim, ldc: s.qStride)
-                Gemm.strided(transposeA: true, transposeB: false, m: t, n: s.headDim, k: t, alpha: scale,
-                             a: dProbs, lda: t, b: qh, ldb: s.qStride, beta: 1, c: dk + g * s.headDim, ldc: s.kvStride)
             }
+        }
+    }
+
+    /// Replaces one row of scores by the forward's probabilities exp(S - lse) on query i's
+    /// visible keys, zero elsewhere.
+    @inline(__always)
+    static func probabilitiesRow(
+        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int, lse: Float,
+        parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
+    ) {
+        let n = Int(depths[i])
+        if seesAllEarlier(i, keyStart: keyStart, depths: depths) {
+            _ = VectorMath.expShiftedInPlace(row, n, shift: lse)
+            (row + n).update(repeating: 0, count: width - n)
+            return
+        }
+        withChain(of: i, keyStart: keyStart, parents: parents, depth: n) { keys, values in
+            for j in 0..<n { values[j] = exp(row[keys[j]] - lse) }
+            scatterRow(row, count: width, keys: keys, n: n, values: values, scale: 1)
         }
     }
 

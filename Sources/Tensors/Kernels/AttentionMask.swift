@@ -9,6 +9,10 @@ public struct AttentionMask: Equatable, Sendable {
     public let parents: [Int32]
     /// Path length of each token (1 for a path's first token): its attention span.
     public let depths: [Int32]
+    /// Consecutive token ranges that attend only within themselves, covering 0..<count in
+    /// order: no token's chain crosses a segment's start (each packed sequence or tree is one).
+    /// Attention's score matrix is block-diagonal over them.
+    public let segments: [Range<Int>]
 
     public var count: Int { parents.count }
 
@@ -32,6 +36,24 @@ public struct AttentionMask: Equatable, Sendable {
         var depths = [Int32](repeating: 1, count: parents.count)
         for i in parents.indices where parents[i] >= 0 { depths[i] = depths[Int(parents[i])] + 1 }
         self.depths = depths
+        segments = Self.segments(parents: parents)
+    }
+
+    /// b starts a segment iff every token from b on has its chain's root (the token with no
+    /// predecessor it reaches) at or after b; a chain never leaves [root, token].
+    static func segments(parents: [Int32]) -> [Range<Int>] {
+        var roots = [Int](repeating: 0, count: parents.count)
+        for i in parents.indices { roots[i] = parents[i] < 0 ? i : roots[Int(parents[i])] }
+        var ends: [Range<Int>] = []
+        var lowestRoot = Int.max, end = parents.count
+        for b in parents.indices.reversed() {
+            lowestRoot = min(lowestRoot, roots[b])
+            if lowestRoot == b {
+                ends.append(b..<end)
+                end = b
+            }
+        }
+        return ends.reversed()
     }
 
     /// The keys token i sees, nearest first (i, its predecessor, ...).

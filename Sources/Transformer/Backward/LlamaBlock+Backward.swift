@@ -15,9 +15,7 @@ extension TransformerModel {
         // x += down(silu(gate(norm2)) * up(norm2))
         Linear.backward(dOut: s.dx, x: L.act, rows: n, inDim: i, weight: w.down, outDim: h,
                         dx: s.dAct, dWeight: gw.down, dBias: gw.downBias)
-        s.dHidden.update(repeating: 0, count: n * i)
-        s.dUp.update(repeating: 0, count: n * i)
-        SwiGLU.backward(dOut: s.dAct, gate: L.hidden, up: L.up, dGate: s.dHidden, dUp: s.dUp, count: n * i)
+        SwiGLU.backwardOverwriting(dOut: s.dAct, gate: L.hidden, up: L.up, dGate: s.dHidden, dUp: s.dUp, count: n * i)
         Linear.backward(dOut: s.dHidden, x: L.norm2, rows: n, inDim: h, weight: w.gate!, outDim: i,
                         dx: s.dNorm, dWeight: gw.gate, dBias: gw.gateBias)
         Linear.backward(dOut: s.dUp, x: L.norm2, rows: n, inDim: h, weight: w.up, outDim: i,
