@@ -37,6 +37,9 @@ public final class KVCache {
     let blockStore: UnsafeMutablePointer<Block>
     /// Per-thread attention score buffers, as long as the whole cache (the longest context).
     let scratch: AttentionScratch
+    /// `CachedPrefillAttention`'s score matrix, grown on demand (a prefill, never a decode step).
+    private var prefillStorage: UnsafeMutablePointer<Float>?
+    private var prefillCapacity = 0
     public private(set) var blockCount = 0
     public private(set) var usedSlots = 0
 
@@ -58,6 +61,17 @@ public final class KVCache {
         keys.deallocate()
         values.deallocate()
         blockStore.deallocate()
+        prefillStorage?.deallocate()
+    }
+
+    /// At least `count` floats of scratch for a prefill's scores (contents undefined).
+    func prefillScores(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > prefillCapacity {
+            prefillStorage?.deallocate()
+            prefillCapacity = max(count, 2 * prefillCapacity)
+            prefillStorage = .allocate(capacity: prefillCapacity)
+        }
+        return prefillStorage!
     }
 
     /// Forgets every block; the storage is reused.
@@ -109,6 +123,21 @@ public final class KVCache {
     /// `[slots, rowSize]` keys and values of one layer.
     @inline(__always) func keys(layer: Int) -> UnsafeMutablePointer<Float> { keys + layer * slotCapacity * rowSize }
     @inline(__always) func values(layer: Int) -> UnsafeMutablePointer<Float> { values + layer * slotCapacity * rowSize }
+
+    /// Calls `body(firstSlot, count)` for the visible prefix of each ancestor of block `b`,
+    /// root-most first (together `b`'s `base` tokens). Walks the chain once to find its length,
+    /// then once per ancestor: chains are short next to the work done per run.
+    func forEachAncestorRun(block b: Int, _ body: (Int, Int) -> Void) {
+        var depth = 0, p = blockStore[b].parent
+        while p >= 0 { depth += 1; p = blockStore[p].parent }
+        for level in stride(from: depth, to: 0, by: -1) {
+            // The ancestor `level` steps up, and how much of it the block below it sees.
+            var child = b, node = blockStore[b].parent
+            for _ in 1..<level { child = node; node = blockStore[node].parent }
+            let visible = blockStore[child].parentVisible
+            if visible > 0 { body(blockStore[node].start, visible) }
+        }
+    }
 
     /// Calls `body(firstSlot, count)` for each visible run of a token at `slot` in block `b`,
     /// nearest first: b's slots up to and including `slot`, then each ancestor's visible prefix.

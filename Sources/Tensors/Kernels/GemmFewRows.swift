@@ -27,6 +27,9 @@ extension Gemm {
     /// for B, fill the 16 AVX2 registers without spilling.
     static let fewRowsTile = 6
 
+    /// Most columns of k per pass over a tile when A has more than two rows (see `fewRows`).
+    static let fewRowsKBlock = 512
+
     public static func fewRows(
         m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -36,6 +39,14 @@ extension Gemm {
         // A thread is only worth waking for about 64K multiply-adds.
         let perTile = m * fewRowsTile * Swift.max(k, 1)
         let passes = (m + 1) / 2
+        // With more than two rows of A, a long k is cut into blocks of at most `fewRowsKBlock`
+        // columns (a multiple of 8), so that the tile's slice of B (6 x 512 floats, 12 KB) stays
+        // in L1 while every pair of A rows passes over it; a whole 6-row tile of a k = 1536 or
+        // 4864 weight (SmolLM2's, Qwen2.5-0.5B's down projection) does not fit in L1 and was
+        // read from L2 by every pass. Later blocks accumulate onto C (beta 1).
+        let kBlocks = passes > 1 && k > fewRowsKBlock + fewRowsKBlock / 2 ? (k + fewRowsKBlock - 1) / fewRowsKBlock : 1
+        let kBlock = kBlocks == 1 ? k : ((k + kBlocks - 1) / kBlocks + 7) / 8 * 8
+        let totalPasses = passes * kBlocks
         // A few chunks per thread, claimed as threads become free (see SpinningWorkers).
         let chunks = Swift.min(tiles / Swift.max(1, 65_536 / perTile), 4 * Compute.threads)
         SpinningWorkers.shared.run(chunks: Swift.max(1, chunks)) { chunk, _ in
@@ -46,25 +57,32 @@ extension Gemm {
                 // The next tile of this thread's range: bytes [0, span) from `next`.
                 let next = UnsafeRawPointer(b + (row + fewRowsTile) * ldb)
                 var span = 0
-                if passes > 1 && tile + 1 < range.upperBound {
+                if totalPasses > 1 && tile + 1 < range.upperBound {
                     let nextRows = Swift.min(fewRowsTile, n - row - fewRowsTile)
                     span = ((nextRows - 1) * ldb + k) * MemoryLayout<Float>.size
                 }
-                var i = 0, pass = 0
-                while i < m {
-                    let from = next + span * pass / passes, to = next + span * (pass + 1) / passes
-                    if i + 2 <= m {
-                        FewRowsTile.run(TwoRows.self, a: a + i * lda, lda: lda, b: b + row * ldb, ldb: ldb, rows: rows,
-                                        k: k, alpha: alpha, beta: beta, c: c + i * ldc + row, ldc: ldc,
-                                        prefetch: from, prefetchEnd: to)
-                        i += 2
-                    } else {
-                        FewRowsTile.run(OneRow.self, a: a + i * lda, lda: lda, b: b + row * ldb, ldb: ldb, rows: rows,
-                                        k: k, alpha: alpha, beta: beta, c: c + i * ldc + row, ldc: ldc,
-                                        prefetch: from, prefetchEnd: to)
-                        i += 1
+                var pass = 0
+                for kb in 0..<kBlocks {
+                    // Columns [k0, k1) of this tile's B rows, reused by every pair of A rows.
+                    let k0 = kb * kBlock, k1 = Swift.min(k, k0 + kBlock)
+                    if k0 >= k { break }  // rounding kBlock up to 8 can leave nothing for the last
+                    let blockBeta = kb == 0 ? beta : 1
+                    var i = 0
+                    while i < m {
+                        let from = next + span * pass / totalPasses, to = next + span * (pass + 1) / totalPasses
+                        if i + 2 <= m {
+                            FewRowsTile.run(TwoRows.self, a: a + i * lda + k0, lda: lda, b: b + row * ldb + k0, ldb: ldb,
+                                            rows: rows, k: k1 - k0, alpha: alpha, beta: blockBeta, c: c + i * ldc + row,
+                                            ldc: ldc, prefetch: from, prefetchEnd: to)
+                            i += 2
+                        } else {
+                            FewRowsTile.run(OneRow.self, a: a + i * lda + k0, lda: lda, b: b + row * ldb + k0, ldb: ldb,
+                                            rows: rows, k: k1 - k0, alpha: alpha, beta: blockBeta, c: c + i * ldc + row,
+                                            ldc: ldc, prefetch: from, prefetchEnd: to)
+                            i += 1
+                        }
+                        pass += 1
                     }
-                    pass += 1
                 }
             }
         }

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+import Tensors
+@testable import Transformer
+
+/// The GEMM path of cached attention (`CachedPrefillAttention`, taken by runs of at least
+/// `CachedAttention.gemmRunLength` rows of one block) against `Reference.attention` in Double,
+/// with and without ancestor blocks, on run lengths around its chunk size; and a whole model's
+/// long cached prefill, forked, against the packed forward.
+@Suite struct CachedPrefillAttentionTests {
+    struct Rng {
+        var state: UInt64
+        mutating func float() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
+        }
+    }
+
+    @Test(arguments: [0, 7, 33], [16, 33, 257])
+    func gemmPathMatchesReference(ancestors: Int, run: Int) throws {
+        let config = try ReferenceData.model("qwen2-hf").config
+        let heads = config.heads, kvHeads = config.kvHeads, hd = config.headDim
+        let qd = heads * hd, kvd = kvHeads * hd
+        // One extra row of another block in the batch (a decode row beside the prompt).
+        let total = ancestors + run
+        let cache = KVCache(config: config, slots: total + 8, blocks: 4)
+        var rng = Rng(state: UInt64(ancestors * 1000 + run))
+        let batch = CachedBatch(capacity: run + 1)
+        var parent: Int? = nil
+        if ancestors > 0 {
+            // Two ancestor blocks: root (fully seen) and a middle block seen in part.
+            let root = try cache.makeBlock(capacity: ancestors - ancestors / 3)
+            for _ in 0..<(ancestors - ancestors / 3) { _ = try cache.appendSlot(to: root) }
+            parent = root
+            if ancestors / 3 > 0 {
+                let middle = try cache.makeBlock(parent: root, capacity: ancestors / 3 + 2)
+                for _ in 0..<(ancestors / 3) { _ = try cache.appendSlot(to: middle) }
+                parent = middle
+            }
+        }
+        let other = try cache.makeBlock(capacity: 4)
+        try batch.append(token: 0, block: other, cache: cache)
+        let block = try cache.makeBlock(parent: parent, capacity: run)
+        for _ in 0..<run { try batch.append(token: 0, block: block, cache: cache) }
+        // Random K/V in every slot of layer 0, random q for every batch row.
+        let keys = cache.keys(layer: 0), values = cache.values(layer: 0)
+        for i in 0..<(cache.usedSlots * kvd) { keys[i] = rng.float(); values[i] = rng.float() }
+        var q = [Float](repeating: 0, count: (run + 1) * qd)
+        for i in q.indices { q[i] = 2 * rng.float() }
+        var out = [Float](repeating: .nan, count: (run + 1) * qd), lse = [Float](repeating: .nan, count: (run + 1) * heads)
+        let scale = 1 / Float(hd).squareRoot()
+        q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in lse.withUnsafeMutableBufferPointer { pl in
+            CachedAttention.forward(q: pq.baseAddress!, out: po.baseAddress!, lse: pl.baseAddress!, batch: batch, cache: cache,
+                                    layer: 0, heads: heads, kvHeads: kvHeads, headDim: hd, scale: scale, scores: cache.scratch)
+        } } }
+        // Reference: the chain as one causal sequence (ancestors' visible slots, then the run).
+        var chain: [Int] = []
+        cache.forEachAncestorRun(block: block) { start, count in chain += Array(start..<(start + count)) }
+        #expect(chain.count == ancestors)
+        chain += (0..<run).map { cache.block(block).start + $0 }
+        var rq = [Double](repeating: 0, count: chain.count * qd), rk: [Double] = [], rv: [Double] = []
+        for (t, slot) in chain.enumerated() {
+            if t >= ancestors { for i in 0..<qd { rq[t * qd + i] = Double(q[(1 + t - ancestors) * qd + i]) } }
+            for i in 0..<kvd { rk.append(Double(keys[slot * kvd + i])); rv.append(Double(values[slot * kvd + i])) }
+        }
+        let ref = Reference.attention(q: rq, k: rk, v: rv, tokens: chain.count, qHeads: heads, kvHeads: kvHeads, headDim: hd,
+                                      visible: { $1 <= $0 }, scale: Double(scale))
+        var worst = 0.0
+        for t in 0..<run {
+            for i in 0..<qd { worst = max(worst, abs(Double(out[(1 + t) * qd + i]) - ref[(ancestors + t) * qd + i])) }
+            for h in 0..<heads { #expect(lse[(1 + t) * heads + h].isFinite, "lse of row \(t) head \(h)") }
+        }
+        #expect(worst <= 2e-6, "prefill attention (\(ancestors) ancestor keys, run of \(run)) vs Reference.attention: max |diff| \(worst)")
+        // The lone row of the other block went the row-by-row way and sees only itself.
+        let v0 = cache.block(other).start * kvd
+        for h in 0..<heads {
+            for d in 0..<hd {
+                let want = values[v0 + (h / (heads / kvHeads)) * hd + d]
+                #expect(abs(out[h * hd + d] - want) <= 1e-6, "single-key row head \(h) dim \(d): \(out[h * hd + d]) vs \(want)")
+            }
+        }
+    }
+
+    /// A 21-token prompt and two forked branches of 17 and 3 tokens (one long enough for the
+    /// GEMM path, one not) in one batch, against each branch as its own packed sequence.
+    @Test func longForkedPrefillEqualsPackedSequences() throws {
+        let model = try ReferenceData.model("qwen2-hf")
+        let vocab = model.config.vocabSize
+        let prompt = (0..<21).map { ($0 * 37 + 5) % vocab }
+        let branches = [(0..<17).map { ($0 * 11 + 3) % vocab }, [40, 41, 42]]
+        let (tokens, positions, mask) = try ForwardTests.packed(branches.map { prompt + $0 })
+        let packedActs = Activations(config: model.config, capacity: tokens.count)
+        try model.forward(tokens: tokens, positions: positions, mask: mask, activations: packedActs)
+        let cache = KVCache(config: model.config, slots: 64, blocks: 4)
+        let batch = CachedBatch(capacity: 21)
+        let acts = Activations(config: model.config, capacity: 21)
+        let root = try cache.makeBlock(capacity: prompt.count)
+        for (i, t) in prompt.enumerated() { try batch.append(token: t, block: root, cache: cache, wantLogits: i == prompt.count - 1) }
+        try model.forward(batch, cache: cache, activations: acts)
+        var cmp = LogitComparison()
+        cmp.add(acts.logits, Array(UnsafeBufferPointer(start: packedActs.logits + (prompt.count - 1) * vocab, count: vocab)))
+        batch.removeAll()
+        for branch in branches {
+            let child = try cache.makeBlock(parent: root, capacity: branch.count)
+            for t in branch { try batch.append(token: t, block: child, cache: cache, wantLogits: true) }
+        }
+        try model.forward(batch, cache: cache, activations: acts)
+        var row = 0, packedRow = 0
+        for branch in branches {
+            packedRow += prompt.count
+            for _ in branch {
+                cmp.add(acts.logits + row * vocab, Array(UnsafeBufferPointer(start: packedActs.logits + packedRow * vocab, count: vocab)))
+                row += 1
+                packedRow += 1
+            }
+        }
+        #expect(cmp.maxDiff <= 1e-5 * cmp.maxRef, "long forked cached prefill vs packed sequences: \(cmp.maxDiff) (scale \(cmp.maxRef))")
+    }
+}
