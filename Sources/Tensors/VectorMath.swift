@@ -117,19 +117,23 @@ extension VectorMath {
         return unsafeBitCast(unsafeBitCast(result, to: SIMD8<Int32>.self) & ~below, to: SIMD8<Float>.self)
     }
 
-    /// x * sigmoid(x) for 8 lanes, from t = e^-|x| (so that the exponential never overflows):
-    /// sigmoid(x) = 1 / (1 + t) for x >= 0 and t / (1 + t) below. Relative error a few Float32
-    /// ulps (that of `expNonPositive`, one division); x below -87.3 gives 0.
+    /// sigmoid(x) for 8 lanes, from t = e^-|x| (so that the exponential never overflows):
+    /// 1 / (1 + t) for x >= 0 and t / (1 + t) below. Relative error a few Float32 ulps (that of
+    /// `expNonPositive`, one division); x below -87.3 gives 0.
     @inline(__always)
-    public static func silu(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
         let negative = bits &>> 31  // all ones where the sign bit is set
         let t = expNonPositive(unsafeBitCast(bits | Int32.min, to: SIMD8<Float>.self))  // e^-|x|
         let one = unsafeBitCast(SIMD8<Float>(repeating: 1), to: SIMD8<Int32>.self)
         let numerator = unsafeBitCast((one & ~negative) | (unsafeBitCast(t, to: SIMD8<Int32>.self) & negative),
                                       to: SIMD8<Float>.self)
-        return x * numerator / (1 + t)
+        return numerator / (1 + t)
     }
+
+    /// x * sigmoid(x) for 8 lanes (SiLU).
+    @inline(__always)
+    public static func silu(_ x: SIMD8<Float>) -> SIMD8<Float> { x * sigmoid(x) }
 
     /// x[i] = e^(x[i] - shift) for shift >= max(x); returns the sum of the new values.
     @inline(__always)

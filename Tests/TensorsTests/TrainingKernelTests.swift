@@ -16,7 +16,7 @@ import Testing
         expectClose(dGate, ref.dGate, atol: 1e-6, rtol: 1e-5, "dGate n \(n)")
         expectClose(dUp, ref.dUp, atol: 1e-6, rtol: 1e-5, "dUp n \(n)")
         var out = [Float](repeating: .nan, count: n)
-        SwiGLU.forwardSIMD(gate: gate, up: up, out: &out, count: n)
+        SwiGLU.forward(gate: gate, up: up, out: &out, count: n)
         expectClose(out, Reference.swiglu(gate: gate.doubles, up: up.doubles), atol: 1e-6, rtol: 1e-5, "forward n \(n)")
     }
 
