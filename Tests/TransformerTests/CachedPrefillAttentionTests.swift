@@ -88,32 +88,7 @@ import Tensors
         let vocab = model.config.vocabSize
         let prompt = (0..<21).map { ($0 * 37 + 5) % vocab }
         let branches = [(0..<17).map { ($0 * 11 + 3) % vocab }, [40, 41, 42]]
-        let (tokens, positions, mask) = try ForwardTests.packed(branches.map { prompt + $0 })
-        let packedActs = Activations(config: model.config, capacity: tokens.count)
-        try model.forward(tokens: tokens, positions: positions, mask: mask, activations: packedActs)
-        let cache = KVCache(config: model.config, slots: 64, blocks: 4)
-        let batch = CachedBatch(capacity: 21)
-        let acts = Activations(config: model.config, capacity: 21)
-        let root = try cache.makeBlock(capacity: prompt.count)
-        for (i, t) in prompt.enumerated() { try batch.append(token: t, block: root, cache: cache, wantLogits: i == prompt.count - 1) }
-        try model.forward(batch, cache: cache, activations: acts)
-        var cmp = LogitComparison()
-        cmp.add(acts.logits, Array(UnsafeBufferPointer(start: packedActs.logits + (prompt.count - 1) * vocab, count: vocab)))
-        batch.removeAll()
-        for branch in branches {
-            let child = try cache.makeBlock(parent: root, capacity: branch.count)
-            for t in branch { try batch.append(token: t, block: child, cache: cache, wantLogits: true) }
-        }
-        try model.forward(batch, cache: cache, activations: acts)
-        var row = 0, packedRow = 0
-        for branch in branches {
-            packedRow += prompt.count
-            for _ in branch {
-                cmp.add(acts.logits + row * vocab, Array(UnsafeBufferPointer(start: packedActs.logits + packedRow * vocab, count: vocab)))
-                row += 1
-                packedRow += 1
-            }
-        }
+        let cmp = try ForwardTests.forkedAgainstPacked(model, prompt: prompt, branches: branches, includePrompt: true)
         #expect(cmp.maxDiff <= 1e-5 * cmp.maxRef, "long forked cached prefill vs packed sequences: \(cmp.maxDiff) (scale \(cmp.maxRef))")
     }
 }

@@ -148,26 +148,41 @@ import Tensors
     /// their own tokens, exactly as two separate sequences would.
     @Test func forkedBlocksEqualSeparateSequences() throws {
         let model = try ReferenceData.model("qwen2-hf")
+        let cmp = try Self.forkedAgainstPacked(model, prompt: [5, 17, 99, 3], branches: [[7, 8, 9], [40, 41]], includePrompt: false)
+        #expect(cmp.maxDiff <= 1e-5 * cmp.maxRef, "tree cache vs packed sequences: \(cmp.maxDiff)")
+    }
+
+    /// Logits of `branches` forked from one cached `prompt` block (the prompt in one forward,
+    /// then every branch in one batch) against each prompt + branch as its own packed sequence;
+    /// with `includePrompt`, the prompt's last row too.
+    static func forkedAgainstPacked(
+        _ model: TransformerModel, prompt: [Int], branches: [[Int]], includePrompt: Bool
+    ) throws -> LogitComparison {
         let vocab = model.config.vocabSize
-        let prompt = [5, 17, 99, 3], branches = [[7, 8, 9], [40, 41]]
         // Separately: prompt + branch as one packed sequence each.
-        let (tokens, positions, mask) = try Self.packed(branches.map { prompt + $0 })
+        let (tokens, positions, mask) = try packed(branches.map { prompt + $0 })
         let packedActs = Activations(config: model.config, capacity: tokens.count)
         try model.forward(tokens: tokens, positions: positions, mask: mask, activations: packedActs)
         // As a tree: prompt block, then one child block per branch in one batch.
-        let cache = KVCache(config: model.config, slots: 32, blocks: 4)
-        let batch = CachedBatch(capacity: 8)
-        let acts = Activations(config: model.config, capacity: 8)
+        let rows = max(prompt.count, branches.map(\.count).reduce(0, +))
+        let cache = KVCache(config: model.config, slots: 64, blocks: 4)
+        let batch = CachedBatch(capacity: rows)
+        let acts = Activations(config: model.config, capacity: rows)
         let root = try cache.makeBlock(capacity: prompt.count)
-        for t in prompt { try batch.append(token: t, block: root, cache: cache) }
+        for (i, t) in prompt.enumerated() {
+            try batch.append(token: t, block: root, cache: cache, wantLogits: includePrompt && i == prompt.count - 1)
+        }
         try model.forward(batch, cache: cache, activations: acts)
+        var cmp = LogitComparison()
+        if includePrompt {
+            cmp.add(acts.logits, Array(UnsafeBufferPointer(start: packedActs.logits + (prompt.count - 1) * vocab, count: vocab)))
+        }
         batch.removeAll()
         for branch in branches {
             let child = try cache.makeBlock(parent: root, capacity: branch.count)
             for t in branch { try batch.append(token: t, block: child, cache: cache, wantLogits: true) }
         }
         try model.forward(batch, cache: cache, activations: acts)
-        var cmp = LogitComparison()
         var row = 0, packedRow = 0
         for branch in branches {
             packedRow += prompt.count
@@ -177,7 +192,7 @@ import Tensors
                 packedRow += 1
             }
         }
-        #expect(cmp.maxDiff <= 1e-5 * cmp.maxRef, "tree cache vs packed sequences: \(cmp.maxDiff)")
+        return cmp
     }
 
     @Test func badRequestsAreRefusedWithTheReason() throws {

@@ -6,8 +6,8 @@ import Foundation
 /// `with(count:)` lends a buffer of at least `count` floats for the duration of `body`;
 /// concurrent callers get distinct buffers. At most `keep` buffers are kept; a lent buffer
 /// too small for the next caller is replaced by a larger one.
-final class AttentionScratch: @unchecked Sendable {
-    static let shared = AttentionScratch()
+final class ScoreBufferPool: @unchecked Sendable {
+    static let shared = ScoreBufferPool()
 
     private let lock = NSLock()
     private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []
