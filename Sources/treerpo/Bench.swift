@@ -41,12 +41,14 @@ struct BenchKernels: ParsableCommand {
                  String(format: "%.2f", $0.ratio)]
             }))
         print("")
-        print("Few rows of A (decode), W streamed from memory; OpenBLAS is sgemv at m = 1, else sgemm:")
+        print("Few rows of A (decode), W streamed from memory, GFLOP/s: our dot-product and outer-product kernels")
+        print("(Gemm.fewRows takes outer at \(Gemm.outerRows.lowerBound)-\(Gemm.outerRows.upperBound) rows, dot at others up to \(Gemm.fewRowsLimit), OpenBLAS above),")
+        print("OpenBLAS (sgemv at m = 1, else sgemm); ratio = the kernel fewRows takes over OpenBLAS:")
         print(Table.render(
-            header: ["m x n x k (A W^T)", "fewRows GFLOP/s", "OpenBLAS GFLOP/s", "ratio"],
+            header: ["m x n x k (A W^T)", "dot", "outer", "OpenBLAS", "ratio"],
             rows: KernelBenchmark.fewRows(rounds: rounds).map {
-                ["\($0.m) x \($0.n) x \($0.k)", Table.number($0.oursGflops), Table.number($0.openblasGflops),
-                 String(format: "%.2f", $0.ratio)]
+                ["\($0.m) x \($0.n) x \($0.k)", $0.dotGflops.map(Table.number) ?? "-",
+                 $0.outerGflops.map(Table.number) ?? "-", Table.number($0.openblasGflops), String(format: "%.2f", $0.ratio)]
             }))
         print("")
         print(Table.render(

@@ -30,11 +30,13 @@ import Testing
         }
     }
 
-    /// `Gemm.fewRows` with k long enough to be cut into blocks (more than 768 columns and more
-    /// than two rows of A), odd sizes, strided operands; beta 0 (C starts as NaN: not read) and
-    /// alpha/beta as BLAS defines them (later blocks must not apply beta again).
-    @Test(arguments: [(3, 7, 777), (16, 13, 1537), (5, 19, 4867), (4, 6, 769), (2, 5, 1600)])
-    func fewRowsWithBlockedKMatchesReference(m: Int, n: Int, k: Int) {
+    /// Both `Gemm.fewRows` kernels with k long enough to be cut into blocks (dot tiles: more than
+    /// 768 columns and more than two rows of A; outer products: more than 16384 / panel width),
+    /// odd sizes, strided operands; beta 0 (C starts as NaN: not read) and alpha/beta as BLAS
+    /// defines them (later blocks must not apply beta again).
+    @Test(arguments: [false, true], [(3, 7, 777), (16, 13, 1537), (5, 19, 4867), (4, 6, 769), (2, 5, 1600), (32, 9, 1100)])
+    func fewRowsWithBlockedKMatchesReference(outer: Bool, size: (Int, Int, Int)) {
+        let (m, n, k) = size
         var rng = TestRNG(seed: UInt64(m * 31 + n * 7 + k))
         let (lda, ldb, ldc) = (k + 3, k + 5, n + 2)
         let a = rng.floats(m * lda), b = rng.floats(n * ldb), c0 = rng.floats(m * ldc)
@@ -44,8 +46,13 @@ import Testing
         for (alpha, beta) in [(Float(1), Float(0)), (0.5, -2)] {
             var c = beta == 0 ? [Float](repeating: .nan, count: m * ldc) : c0
             a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in c.withUnsafeMutableBufferPointer { pc in
-                Gemm.fewRows(m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!, ldb: ldb,
-                             beta: beta, c: pc.baseAddress!, ldc: ldc)
+                if outer {
+                    Gemm.fewRowsOuter(m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!,
+                                      ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc)
+                } else {
+                    Gemm.fewRowsDot(m: m, n: n, k: k, alpha: alpha, a: pa.baseAddress!, lda: lda, b: pb.baseAddress!,
+                                    ldb: ldb, beta: beta, c: pc.baseAddress!, ldc: ldc)
+                }
             } } }
             var got: [Float] = [], want: [Double] = []
             for i in 0..<m {
@@ -53,9 +60,9 @@ import Testing
                     got.append(c[i * ldc + j])
                     want.append(Double(alpha) * product[i * n + j] + (beta == 0 ? 0 : Double(beta) * Double(c0[i * ldc + j])))
                 }
-                if beta != 0 { #expect(c[i * ldc + n] == c0[i * ldc + n], "fewRows wrote past row \(i) of C") }
+                if beta != 0 { #expect(c[i * ldc + n] == c0[i * ldc + n], "\(outer ? "outer" : "dot") wrote past row \(i) of C") }
             }
-            expectClose(got, want, atol: 1e-5 * Double(k), rtol: 1e-5, "fewRows \(m)x\(n)x\(k) alpha \(alpha) beta \(beta)")
+            expectClose(got, want, atol: 1e-5 * Double(k), rtol: 1e-5, "\(outer ? "outer" : "dot") \(m)x\(n)x\(k) alpha \(alpha) beta \(beta)")
         }
     }
 }

@@ -48,45 +48,66 @@ public enum KernelBenchmark {
 
     /// (m, n, k) of `A[m, k] · W[n, k]^T` as a decode step runs them: SmolLM2-135M's q/o, k/v,
     /// gate/up and down projections and its 49,152-row head at batch 1 and 16, Qwen2.5-0.5B's
-    /// MLP at batch 16, and batch 32 and 64 around `Gemm.fewRowsLimit`.
+    /// MLP and 151,936-row head at batch 16, the MLP up projection at 2 to 24 rows (a tree's
+    /// levels), and 32 and 64 rows around `Gemm.fewRowsLimit`.
     public static let fewRowsSizes = [
         (1, 576, 576), (1, 1536, 576), (1, 576, 1536), (1, 49_152, 576),
+        (2, 1536, 576), (4, 1536, 576), (8, 1536, 576), (12, 1536, 576),
         (16, 576, 576), (16, 192, 576), (16, 1536, 576), (16, 576, 1536), (16, 49_152, 576),
-        (16, 4864, 896), (16, 896, 4864), (32, 1536, 576), (64, 1536, 576),
+        (16, 4864, 896), (16, 896, 4864), (16, 151_936, 896), (20, 1536, 576), (24, 1536, 576), (32, 1536, 576), (64, 1536, 576),
     ]
 
-    /// `Gemm.fewRows` next to OpenBLAS (`cblas_sgemv` for one row, as `Gemm` used before, else
-    /// `cblas_sgemm`) on the same inputs. Each call reads the next of enough copies of W to fill
-    /// 64 MB, so W comes from memory, not from the cache, as every weight does in a decode step.
-    public static func fewRows(rounds: Int, sizes: [(Int, Int, Int)] = fewRowsSizes) -> [GemmRow] {
+    public struct FewRowsRow: Sendable {
+        public var m: Int, n: Int, k: Int
+        /// `Gemm.fewRowsDot` and `Gemm.fewRowsOuter` (nil above `fewRowsLimit` rows, where `Gemm`
+        /// calls OpenBLAS), and OpenBLAS.
+        public var dotGflops: Double?, outerGflops: Double?, openblasGflops: Double
+        /// The kernel `Gemm.fewRows` picks for m rows, over OpenBLAS.
+        public var ratio: Double {
+            guard let dotGflops, let outerGflops else { return 1 }
+            return (Gemm.outerRows.contains(m) ? outerGflops : dotGflops) / openblasGflops
+        }
+    }
+
+    /// `Gemm.fewRowsDot` and `Gemm.fewRowsOuter` next to OpenBLAS (`cblas_sgemv` for one row, as
+    /// `Gemm` used before, else `cblas_sgemm`) on the same inputs, alternated. Each call reads the
+    /// next of enough copies of W to fill 64 MB, so W comes from memory, not from the cache, as
+    /// every weight does in a decode step.
+    public static func fewRows(rounds: Int, sizes: [(Int, Int, Int)] = fewRowsSizes) -> [FewRowsRow] {
         var rng = BenchRNG(seed: 3)
         return sizes.map { m, n, k in
             let copies = max(1, 16 << 20 / (n * k))
             let a = rng.floats(m * k), w = rng.floats(copies * n * k)
-            var c1 = [Float](repeating: 0, count: m * n), c2 = c1
-            // Every copy once per timed run, so both sides read the same bytes.
-            let (ours, blas) = a.withUnsafeBufferPointer { pa in w.withUnsafeBufferPointer { pw in
-                c1.withUnsafeMutableBufferPointer { p1 in c2.withUnsafeMutableBufferPointer { p2 in
-                    let a = pa.baseAddress!, w = pw.baseAddress!, c1 = p1.baseAddress!, c2 = p2.baseAddress!
-                    return Stopwatch.alternating(rounds: rounds, {
-                        for i in 0..<copies {
-                            Gemm.fewRows(m: m, n: n, k: k, a: a, lda: k, b: w + i * n * k, ldb: k, c: c1, ldc: n)
-                        }
-                    }, {
+            var c = [Float](repeating: 0, count: m * n)
+            let ours = m <= Gemm.fewRowsLimit
+            let times = a.withUnsafeBufferPointer { pa in w.withUnsafeBufferPointer { pw in
+                c.withUnsafeMutableBufferPointer { pc in
+                    let a = pa.baseAddress!, w = pw.baseAddress!, c = pc.baseAddress!
+                    // Every copy once per timed run, so every side reads the same bytes.
+                    let dot = {
+                        for i in 0..<copies { Gemm.fewRowsDot(m: m, n: n, k: k, a: a, lda: k, b: w + i * n * k, ldb: k, c: c, ldc: n) }
+                    }
+                    let outer = {
+                        for i in 0..<copies { Gemm.fewRowsOuter(m: m, n: n, k: k, a: a, lda: k, b: w + i * n * k, ldb: k, c: c, ldc: n) }
+                    }
+                    let blas = {
                         for i in 0..<copies {
                             if m == 1 {
                                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), 1, w + i * n * k, Int32(k),
-                                            a, 1, 0, c2, 1)
+                                            a, 1, 0, c, 1)
                             } else {
                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1,
-                                            a, Int32(k), w + i * n * k, Int32(k), 0, c2, Int32(n))
+                                            a, Int32(k), w + i * n * k, Int32(k), 0, c, Int32(n))
                             }
                         }
-                    })
-                } }
+                    }
+                    return Stopwatch.alternating(rounds: rounds, ours ? [dot, outer, blas] : [blas])
+                }
             } }
             let flops = 2.0 * Double(m) * Double(n) * Double(k) * Double(copies)
-            return GemmRow(m: m, n: n, k: k, oursGflops: flops / ours / 1e9, openblasGflops: flops / blas / 1e9)
+            let rate = { (t: Double) in flops / t / 1e9 }
+            return FewRowsRow(m: m, n: n, k: k, dotGflops: ours ? rate(times[0]) : nil,
+                              outerGflops: ours ? rate(times[1]) : nil, openblasGflops: rate(times.last!))
         }
     }
 

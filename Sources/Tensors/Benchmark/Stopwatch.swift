@@ -13,14 +13,23 @@ public enum Stopwatch {
     /// Median seconds of `a` and of `b` over `rounds` alternating runs (a, b, a, b, ...),
     /// after one warm-up run of each.
     public static func alternating(rounds: Int, _ a: () -> Void, _ b: () -> Void) -> (a: Double, b: Double) {
-        a()
-        b()
-        var ta: [Double] = [], tb: [Double] = []
-        for _ in 0..<rounds {
-            ta.append(time(a))
-            tb.append(time(b))
+        withoutActuallyEscaping(a) { a in
+            withoutActuallyEscaping(b) { b in
+                let t = alternating(rounds: rounds, [a, b])
+                return (t[0], t[1])
+            }
         }
-        return (median(ta), median(tb))
+    }
+
+    /// Median seconds of each contender over `rounds` rounds, each round running every contender
+    /// once in order, after one warm-up run of each.
+    public static func alternating(rounds: Int, _ contenders: [() -> Void]) -> [Double] {
+        for body in contenders { body() }
+        var times = [[Double]](repeating: [], count: contenders.count)
+        for _ in 0..<rounds {
+            for (i, body) in contenders.enumerated() { times[i].append(time(body)) }
+        }
+        return times.map(median)
     }
 
     /// Median seconds of `rounds` runs after one warm-up run.

@@ -16,7 +16,7 @@ import Foundation
 ///     most of the masked upper triangle (about half the score flops of a long causal run);
 ///   - per query row: a purely causal row (it sees every earlier token of its segment) takes a
 ///     contiguous SIMD softmax; a tree row gathers its chain of visible keys.
-/// Scores live in `rowBlock x segment-length` scratch kept between calls (`ScoreBufferPool`).
+/// Scores live in `rowBlock x segment-length` scratch kept between calls (`ScratchPool`).
 public enum Attention {
     public struct Shape: Equatable, Sendable {
         public var tokens: Int, qHeads: Int, kvHeads: Int, headDim: Int
@@ -64,7 +64,7 @@ public enum Attention {
         guard s.tokens > 0 else { return }
         let blocks = blocks(mask)
         let widest = blocks.map(\.width).max() ?? 0
-        ScoreBufferPool.shared.with(count: rowBlock * widest) { probs in
+        ScratchPool.shared.with(count: rowBlock * widest) { probs in
             mask.parents.withUnsafeBufferPointer { parents in
                 mask.depths.withUnsafeBufferPointer { depths in
                     for block in blocks {
@@ -176,7 +176,7 @@ public enum Attention {
         guard s.tokens > 0 else { return }
         let blocks = blocks(mask)
         let widest = blocks.map(\.width).max() ?? 0
-        ScoreBufferPool.shared.with(count: 2 * rowBlock * widest) { scratch in
+        ScratchPool.shared.with(count: 2 * rowBlock * widest) { scratch in
             let probs = scratch, dProbs = scratch + rowBlock * widest
             mask.parents.withUnsafeBufferPointer { parents in
                 mask.depths.withUnsafeBufferPointer { depths in

@@ -30,7 +30,27 @@ extension Gemm {
     /// Most columns of k per pass over a tile when A has more than two rows (see `fewRows`).
     static let fewRowsKBlock = 512
 
+    /// Rows of A for which `fewRows` takes the outer-product kernel (GemmFewRowsOuter.swift);
+    /// other counts take these dot-product tiles. Measured with `treerpo bench kernels` (one
+    /// core, weight from memory): outer is 10-25% faster at 16 rows, a few percent slower at 8
+    /// and from 24, where its 8-row groups waste lanes or the dot tiles reuse enough.
+    public static let outerRows = 9...16
+
+    /// `C = alpha · A · B^T + beta · C` for at most `fewRowsLimit` rows of A, by whichever of
+    /// the two kernels suits m.
     public static func fewRows(
+        m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        if outerRows.contains(m) {
+            fewRowsOuter(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        } else {
+            fewRowsDot(m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        }
+    }
+
+    /// The dot-product tiles described above.
+    public static func fewRowsDot(
         m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {

@@ -1,13 +1,14 @@
 import Foundation
 
-/// Float scratch for `Attention` kept between calls, so that a training step (two attention
-/// calls per layer) allocates and page-faults its score buffers once instead of per call.
+/// Float scratch kept between calls: `Attention`'s score buffers, so that a training step (two
+/// attention calls per layer) allocates and page-faults them once instead of per call, and
+/// `Gemm.fewRowsOuter`'s packed rows of A, so that a decode step allocates nothing.
 ///
 /// `with(count:)` lends a buffer of at least `count` floats for the duration of `body`;
 /// concurrent callers get distinct buffers. At most `keep` buffers are kept; a lent buffer
 /// too small for the next caller is replaced by a larger one.
-final class ScoreBufferPool: @unchecked Sendable {
-    static let shared = ScoreBufferPool()
+final class ScratchPool: @unchecked Sendable {
+    static let shared = ScratchPool()
 
     private let lock = NSLock()
     private var free: [(pointer: UnsafeMutablePointer<Float>, capacity: Int)] = []

@@ -1,0 +1,200 @@
+/// `C = alpha · A · B^T + beta · C` for a handful of rows of A as outer products: a decode step
+/// of a batch of sequences through a Linear layer (`B` is the weight, HF `[out, in]`).
+///
+/// Why not the dot-product tiles of `fewRows` (GemmFewRows.swift) for every row count: those
+/// keep one accumulator per output and sum its eight lanes at the end, and each pair of A rows
+/// re-reads the weight tile from L1. Here the product is turned around, `C^T[n, m] = B[n, k] ·
+/// A^T[k, m]`: A (a few rows) is copied once per call, transposed, into panels of 16 rows
+/// (`[k, 16]`, or `[k, 8]` for a last group of at most 8); then for each step of k one float of
+/// each of 6 weight rows is broadcast against 16 rows of A held in two SIMD8 registers. That is
+/// 12 accumulators, 12 multiply-adds per 8 loads, no lane sums, and the weight is read from
+/// memory once per call and from L1 once per group of 16 rows. Each accumulator holds 8 outputs
+/// of one column of C, stored `ldc` apart.
+///
+/// The weight streams from memory (a decode step reads every weight once), so each tile also
+/// prefetches the tile two ahead of it into L2, a cache line per step of k. k is cut into blocks
+/// whose panels (at most 64 KB) stay in L2; later blocks accumulate onto C (beta 1).
+///
+/// Shapes: A `[m, k]` rows `lda` apart, B `[n, k]` rows `ldb` apart, C `[m, n]` rows `ldc` apart.
+extension Gemm {
+    /// Weight rows per tile: 6 rows x 2 SIMD8 of A rows = 12 accumulators, plus 2 registers for
+    /// A and one for the broadcast weight, within the 16 AVX2 registers.
+    static let outerTile = 6
+
+    /// Floats of packed A^T per k block (64 KB: within L2, beside the tiles streaming through).
+    static let outerPanelFloats = 16_384
+
+    /// How many tiles ahead each tile prefetches (measured on one core: 1 to 3 within noise,
+    /// none about 10% slower at 16 rows).
+    static let outerPrefetchTiles = 2
+
+    public static func fewRowsOuter(
+        m: Int, n: Int, k: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0, k > 0 else { return }
+        precondition(m <= fewRowsLimit, "fewRowsOuter: at most \(fewRowsLimit) rows of A, found \(m)")
+        // Group g covers rows 16g..<16g+16; the last group is 8 wide when it has at most 8 rows.
+        let groups = (m + 15) / 16
+        let lastWidth = m - 16 * (groups - 1) <= 8 ? 8 : 16
+        let panelWidth = 16 * (groups - 1) + lastWidth
+        let kBlock = Swift.min(k, outerPanelFloats / panelWidth)
+        let tiles = (n + outerTile - 1) / outerTile
+        // A thread is only worth waking for about 64K multiply-adds.
+        let perTile = panelWidth * outerTile * kBlock
+        let chunks = Swift.max(1, Swift.min(tiles / Swift.max(1, 65_536 / perTile), 4 * Compute.threads))
+        ScratchPool.shared.with(count: panelWidth * kBlock) { panel in
+            var k0 = 0
+            while k0 < k {
+                let kLen = Swift.min(kBlock, k - k0)
+                pack(a: a, lda: lda, m: m, k0: k0, kLen: kLen, groups: groups, lastWidth: lastWidth, panel: panel)
+                let blockBeta = k0 == 0 ? beta : 1
+                let bBlock = b + k0
+                SpinningWorkers.shared.run(chunks: chunks) { chunk, _ in
+                    let range = Compute.chunkRange(chunk, of: chunks, count: tiles)
+                    for tile in range {
+                        let row = tile * outerTile
+                        let rows = Swift.min(outerTile, n - row)
+                        // The tile `outerPrefetchTiles` ahead in this thread's range: bytes [next, end).
+                        let ahead = tile + outerPrefetchTiles
+                        var next = UnsafeRawPointer(bBlock + ahead * outerTile * ldb), end = next
+                        if ahead < range.upperBound {
+                            let aheadRows = Swift.min(outerTile, n - ahead * outerTile)
+                            end = next + ((aheadRows - 1) * ldb + kLen) * MemoryLayout<Float>.size
+                        }
+                        for g in 0..<groups {
+                            let groupPanel = panel + 16 * g * kLen
+                            let cg = c + 16 * g * ldc + row
+                            let valid = Swift.min(16, m - 16 * g)
+                            if g < groups - 1 || lastWidth == 16 {
+                                OuterTile.run(TwoVectors.self, panel: groupPanel, k: kLen, b: bBlock + row * ldb,
+                                              ldb: ldb, rows: rows, alpha: alpha, beta: blockBeta, c: cg, ldc: ldc,
+                                              validRows: valid, prefetch: &next, prefetchEnd: end)
+                            } else {
+                                OuterTile.run(OneVector.self, panel: groupPanel, k: kLen, b: bBlock + row * ldb,
+                                              ldb: ldb, rows: rows, alpha: alpha, beta: blockBeta, c: cg, ldc: ldc,
+                                              validRows: valid, prefetch: &next, prefetchEnd: end)
+                            }
+                        }
+                        // Whatever the group loops left of the prefetch (k shorter than the tile's lines).
+                        while next < end {
+                            Prefetch.toL2(next)
+                            next += 64
+                        }
+                    }
+                }
+                k0 += kLen
+            }
+        }
+    }
+
+    /// Columns [k0, k0 + kLen) of A's rows, transposed into one panel per group of 16 rows:
+    /// group g at `panel + 16 g kLen`, `[kLen, width]` (width 16, or `lastWidth` for the last
+    /// group), rows past m zero.
+    static func pack(
+        a: UnsafePointer<Float>, lda: Int, m: Int, k0: Int, kLen: Int, groups: Int, lastWidth: Int,
+        panel: UnsafeMutablePointer<Float>
+    ) {
+        for g in 0..<groups {
+            let width = g == groups - 1 ? lastWidth : 16
+            let groupPanel = panel + 16 * g * kLen
+            let first = 16 * g, count = Swift.min(width, m - first)
+            for kk in 0..<kLen {
+                let row = groupPanel + kk * width
+                for i in 0..<count { row[i] = a[(first + i) * lda + k0 + kk] }
+                for i in count..<width { row[i] = 0 }
+            }
+        }
+    }
+}
+
+/// How many SIMD8 vectors of A rows one tile call covers, as a type, so that each count gets its
+/// own specialised loop.
+protocol OuterVectorCount { static var two: Bool { get } }
+enum OneVector: OuterVectorCount { static var two: Bool { false } }
+enum TwoVectors: OuterVectorCount { static var two: Bool { true } }
+
+enum OuterTile {
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// C[r, j] = alpha · sum_kk panel[kk, r] · B[j, kk] (+ beta · C[r, j]) for r < validRows
+    /// (<= 8 or 16: the panel is 8 or 16 wide), j < `rows` (<= 6). Weight rows past `rows`
+    /// read row 0 again and are not stored. Prefetches lines from `prefetch` up to `prefetchEnd`,
+    /// one per step of k, and advances it.
+    @inline(__always)
+    static func run<V: OuterVectorCount>(
+        _: V.Type, panel: UnsafePointer<Float>, k: Int, b: UnsafePointer<Float>, ldb: Int, rows: Int,
+        alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, validRows: Int,
+        prefetch: inout UnsafeRawPointer, prefetchEnd: UnsafeRawPointer
+    ) {
+        let two = V.two
+        let width = two ? 16 : 8
+        var line = prefetch
+        defer { prefetch = line }
+        let b0 = b, b1 = rows > 1 ? b + ldb : b, b2 = rows > 2 ? b + 2 * ldb : b
+        let b3 = rows > 3 ? b + 3 * ldb : b, b4 = rows > 4 ? b + 4 * ldb : b, b5 = rows > 5 ? b + 5 * ldb : b
+        // s<j><v>: weight row j against A rows 8v..<8v+8 of the group.
+        var s00 = SIMD8<Float>(), s10 = s00, s20 = s00, s30 = s00, s40 = s00, s50 = s00
+        var s01 = s00, s11 = s00, s21 = s00, s31 = s00, s41 = s00, s51 = s00
+        var p = panel
+        for kk in 0..<k {
+            if line < prefetchEnd {
+                Prefetch.toL2(line)
+                line += 64
+            }
+            let x0 = load(p), x1 = two ? load(p + 8) : x0
+            var w = SIMD8<Float>(repeating: b0[kk])
+            s00.addProduct(w, x0)
+            if two { s01.addProduct(w, x1) }
+            w = SIMD8<Float>(repeating: b1[kk])
+            s10.addProduct(w, x0)
+            if two { s11.addProduct(w, x1) }
+            w = SIMD8<Float>(repeating: b2[kk])
+            s20.addProduct(w, x0)
+            if two { s21.addProduct(w, x1) }
+            w = SIMD8<Float>(repeating: b3[kk])
+            s30.addProduct(w, x0)
+            if two { s31.addProduct(w, x1) }
+            w = SIMD8<Float>(repeating: b4[kk])
+            s40.addProduct(w, x0)
+            if two { s41.addProduct(w, x1) }
+            w = SIMD8<Float>(repeating: b5[kk])
+            s50.addProduct(w, x0)
+            if two { s51.addProduct(w, x1) }
+            p += width
+        }
+        let first = Swift.min(8, validRows), second = validRows - 8
+        column(s00, c, ldc: ldc, count: first, alpha: alpha, beta: beta)
+        if rows > 1 { column(s10, c + 1, ldc: ldc, count: first, alpha: alpha, beta: beta) }
+        if rows > 2 { column(s20, c + 2, ldc: ldc, count: first, alpha: alpha, beta: beta) }
+        if rows > 3 { column(s30, c + 3, ldc: ldc, count: first, alpha: alpha, beta: beta) }
+        if rows > 4 { column(s40, c + 4, ldc: ldc, count: first, alpha: alpha, beta: beta) }
+        if rows > 5 { column(s50, c + 5, ldc: ldc, count: first, alpha: alpha, beta: beta) }
+        if two && second > 0 {
+            let c8 = c + 8 * ldc
+            column(s01, c8, ldc: ldc, count: second, alpha: alpha, beta: beta)
+            if rows > 1 { column(s11, c8 + 1, ldc: ldc, count: second, alpha: alpha, beta: beta) }
+            if rows > 2 { column(s21, c8 + 2, ldc: ldc, count: second, alpha: alpha, beta: beta) }
+            if rows > 3 { column(s31, c8 + 3, ldc: ldc, count: second, alpha: alpha, beta: beta) }
+            if rows > 4 { column(s41, c8 + 4, ldc: ldc, count: second, alpha: alpha, beta: beta) }
+            if rows > 5 { column(s51, c8 + 5, ldc: ldc, count: second, alpha: alpha, beta: beta) }
+        }
+    }
+
+    /// One column of C (`count` floats `ldc` apart from `c`) from the lanes of `s`. With beta 0,
+    /// C is written without being read (it may hold anything, NaN included).
+    @inline(__always)
+    static func column(
+        _ s: SIMD8<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, count: Int, alpha: Float, beta: Float
+    ) {
+        let v = s * alpha
+        if beta == 0 {
+            for r in 0..<count { c[r * ldc] = v[r] }
+        } else {
+            for r in 0..<count { c[r * ldc] = v[r] + beta * c[r * ldc] }
+        }
+    }
+}
