@@ -30,7 +30,7 @@ public enum TrainBenchmark {
         public var stepSeconds: [Double]
         /// Seconds of the median step spent in forward, loss, backward and AdamW.
         public var phaseSeconds: [String: Double]
-        /// Peak resident memory of the process (getrusage), bytes.
+        /// Peak resident memory of the process (`VmHWM`), bytes.
         public var peakResidentBytes: Int
         /// Resident memory before the model was loaded (the runtime, libraries' pages), bytes:
         /// what the caller measured, 0 if it did not.
@@ -159,11 +159,26 @@ public enum TrainBenchmark {
         return 4 * (top + c.layers * perLayer + scratch)
     }
 
-    /// The process's peak resident set so far, bytes (Linux reports kilobytes).
+    /// The process's peak resident set so far, bytes: `VmHWM` of /proc/self/status (Linux), else
+    /// getrusage's `ru_maxrss`. Not `ru_maxrss` first: it keeps the high-water mark of the
+    /// address space that exec replaced, so a child of a large parent (a debugger, a forked
+    /// Python) would report the parent's peak; `VmHWM` belongs to this program's own pages.
     public static func peakResidentBytes() -> Int {
+        if let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let hwm = statusKilobytes("VmHWM", in: text) { return hwm * 1024 }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         return Int(usage.ru_maxrss) * 1024
+    }
+
+    /// The field `name` of a /proc/PID/status text ("VmHWM:\t   74836 kB"), kilobytes; nil
+    /// where it is missing or not a number.
+    static func statusKilobytes(_ name: String, in text: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + ":") {
+            let fields = line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.first.flatMap { Int($0) }
+        }
+        return nil
     }
 
     /// The process's resident set now, bytes (Linux /proc/self/statm; 0 elsewhere).
