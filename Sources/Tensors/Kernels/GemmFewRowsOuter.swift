@@ -12,8 +12,9 @@
 /// of one column of C, stored `ldc` apart.
 ///
 /// The weight streams from memory (a decode step reads every weight once), so each tile also
-/// prefetches the tile two ahead of it into L2, a cache line per step of k. k is cut into blocks
-/// whose panels (at most 64 KB) stay in L2; later blocks accumulate onto C (beta 1).
+/// prefetches the tile two ahead of it into L2 (its rows' slices of the current k block), a
+/// cache line per step of k. k is cut into equal blocks whose panels (at most 128 KB) stay in
+/// L2 beside the prefetched tiles; later blocks accumulate onto C (beta 1).
 ///
 /// Shapes: A `[m, k]` rows `lda` apart, B `[n, k]` rows `ldb` apart, C `[m, n]` rows `ldc` apart.
 extension Gemm {
@@ -21,8 +22,9 @@ extension Gemm {
     /// A and one for the broadcast weight, within the 16 AVX2 registers.
     static let outerTile = 6
 
-    /// Floats of packed A^T per k block (64 KB: within L2, beside the tiles streaming through).
-    static let outerPanelFloats = 16_384
+    /// Most floats of packed A^T per k block (128 KB: within L2, beside the tiles streaming
+    /// through; at 16 rows a k of up to 2048 is one block).
+    static let outerPanelFloats = 32_768
 
     /// How many tiles ahead each tile prefetches (measured on one core: 1 to 3 within noise,
     /// none about 10% slower at 16 rows).
@@ -38,7 +40,8 @@ extension Gemm {
         let groups = (m + 15) / 16
         let lastWidth = m - 16 * (groups - 1) <= 8 ? 8 : 16
         let panelWidth = 16 * (groups - 1) + lastWidth
-        let kBlock = Swift.min(k, outerPanelFloats / panelWidth)
+        let kBlocks = (k + outerPanelFloats / panelWidth - 1) / (outerPanelFloats / panelWidth)
+        let kBlock = Swift.min(k, ((k + kBlocks - 1) / kBlocks + 7) / 8 * 8)
         let tiles = (n + outerTile - 1) / outerTile
         // A thread is only worth waking for about 64K multiply-adds.
         let perTile = panelWidth * outerTile * kBlock
@@ -55,13 +58,12 @@ extension Gemm {
                     for tile in range {
                         let row = tile * outerTile
                         let rows = Swift.min(outerTile, n - row)
-                        // The tile `outerPrefetchTiles` ahead in this thread's range: bytes [next, end).
+                        // The tile `outerPrefetchTiles` ahead in this thread's range.
                         let ahead = tile + outerPrefetchTiles
-                        var next = UnsafeRawPointer(bBlock + ahead * outerTile * ldb), end = next
-                        if ahead < range.upperBound {
-                            let aheadRows = Swift.min(outerTile, n - ahead * outerTile)
-                            end = next + ((aheadRows - 1) * ldb + kLen) * MemoryLayout<Float>.size
-                        }
+                        var prefetch = TilePrefetch(
+                            start: UnsafeRawPointer(bBlock + ahead * outerTile * ldb), rowBytes: ldb * MemoryLayout<Float>.size,
+                            sliceBytes: kLen * MemoryLayout<Float>.size,
+                            rows: ahead < range.upperBound ? Swift.min(outerTile, n - ahead * outerTile) : 0)
                         for g in 0..<groups {
                             let groupPanel = panel + 16 * g * kLen
                             let cg = c + 16 * g * ldc + row
@@ -69,18 +71,16 @@ extension Gemm {
                             if g < groups - 1 || lastWidth == 16 {
                                 OuterTile.run(TwoVectors.self, panel: groupPanel, k: kLen, b: bBlock + row * ldb,
                                               ldb: ldb, rows: rows, alpha: alpha, beta: blockBeta, c: cg, ldc: ldc,
-                                              validRows: valid, prefetch: &next, prefetchEnd: end)
+                                              validRows: valid, prefetch: &prefetch)
                             } else {
                                 OuterTile.run(OneVector.self, panel: groupPanel, k: kLen, b: bBlock + row * ldb,
                                               ldb: ldb, rows: rows, alpha: alpha, beta: blockBeta, c: cg, ldc: ldc,
-                                              validRows: valid, prefetch: &next, prefetchEnd: end)
+                                              validRows: valid, prefetch: &prefetch)
                             }
                         }
-                        // Whatever the group loops left of the prefetch (k shorter than the tile's lines).
-                        while next < end {
-                            Prefetch.toL2(next)
-                            next += 64
-                        }
+                        // Whatever the group loops left of the prefetch (the tile has more lines than
+                        // steps of k).
+                        while prefetch.step() {}
                     }
                 }
                 k0 += kLen
@@ -108,6 +108,34 @@ extension Gemm {
     }
 }
 
+/// The cache lines of a tile's rows within the current k block (`rows` slices of `sliceBytes`,
+/// `rowBytes` apart), fetched into L2 one line per `step`.
+struct TilePrefetch {
+    let start: UnsafeRawPointer
+    let rowBytes: Int, sliceBytes: Int, rows: Int
+    var row = 0, offset = 0
+
+    init(start: UnsafeRawPointer, rowBytes: Int, sliceBytes: Int, rows: Int) {
+        self.start = start
+        self.rowBytes = rowBytes
+        self.sliceBytes = sliceBytes
+        self.rows = rows
+    }
+
+    /// Prefetches the next line; false once every line was asked for.
+    @inline(__always)
+    mutating func step() -> Bool {
+        guard row < rows else { return false }
+        Prefetch.toL2(start + row * rowBytes + offset)
+        offset += 64
+        if offset >= sliceBytes {
+            offset = 0
+            row += 1
+        }
+        return true
+    }
+}
+
 /// How many SIMD8 vectors of A rows one tile call covers, as a type, so that each count gets its
 /// own specialised loop.
 protocol OuterVectorCount { static var two: Bool { get } }
@@ -122,18 +150,15 @@ enum OuterTile {
 
     /// C[r, j] = alpha · sum_kk panel[kk, r] · B[j, kk] (+ beta · C[r, j]) for r < validRows
     /// (<= 8 or 16: the panel is 8 or 16 wide), j < `rows` (<= 6). Weight rows past `rows`
-    /// read row 0 again and are not stored. Prefetches lines from `prefetch` up to `prefetchEnd`,
-    /// one per step of k, and advances it.
+    /// read row 0 again and are not stored. Advances `prefetch` one line per step of k.
     @inline(__always)
     static func run<V: OuterVectorCount>(
         _: V.Type, panel: UnsafePointer<Float>, k: Int, b: UnsafePointer<Float>, ldb: Int, rows: Int,
         alpha: Float, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int, validRows: Int,
-        prefetch: inout UnsafeRawPointer, prefetchEnd: UnsafeRawPointer
+        prefetch: inout TilePrefetch
     ) {
         let two = V.two
         let width = two ? 16 : 8
-        var line = prefetch
-        defer { prefetch = line }
         let b0 = b, b1 = rows > 1 ? b + ldb : b, b2 = rows > 2 ? b + 2 * ldb : b
         let b3 = rows > 3 ? b + 3 * ldb : b, b4 = rows > 4 ? b + 4 * ldb : b, b5 = rows > 5 ? b + 5 * ldb : b
         // s<j><v>: weight row j against A rows 8v..<8v+8 of the group.
@@ -141,10 +166,7 @@ enum OuterTile {
         var s01 = s00, s11 = s00, s21 = s00, s31 = s00, s41 = s00, s51 = s00
         var p = panel
         for kk in 0..<k {
-            if line < prefetchEnd {
-                Prefetch.toL2(line)
-                line += 64
-            }
+            _ = prefetch.step()
             let x0 = load(p), x1 = two ? load(p + 8) : x0
             var w = SIMD8<Float>(repeating: b0[kk])
             s00.addProduct(w, x0)
