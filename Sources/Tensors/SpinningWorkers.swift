@@ -13,13 +13,6 @@ import Synchronization
 /// Chunks are claimed one at a time from a shared counter, so a late worker never holds up the
 /// caller: the caller takes whatever chunks are left. `run` returns when every chunk is done.
 /// A call made from inside a chunk (nested) runs serially on its thread.
-///
-/// When the machine has more runnable threads than cores (another program busy on one), a
-/// worker can be preempted holding a claimed chunk, and the caller then waits a scheduler time
-/// slice (milliseconds) for a chunk of tens of microseconds: measured here, tree sampling at two
-/// threads beside a busy core ran at 0.58x its idle speed. So a caller that waits that long for
-/// the last chunks (`isStraggling`) runs the following calls alone for a while
-/// (`serialNanoseconds`), then tries the workers again.
 public final class SpinningWorkers: @unchecked Sendable {
     public static let shared = SpinningWorkers()
 
@@ -44,26 +37,6 @@ public final class SpinningWorkers: @unchecked Sendable {
 
     private static let countShift = 20, generationShift = 40, field = (1 << 20) - 1
 
-    /// The shortest wait for other threads' chunks that counts as a preempted worker: longer
-    /// than a decode kernel's chunk, shorter than a time slice.
-    static let stragglerNanoseconds: UInt64 = 500_000
-    /// How long calls run on the calling thread alone after a straggler (one late chunk in this
-    /// time costs a few percent).
-    public static let serialNanoseconds: UInt64 = 200_000_000
-    /// Until when (`DispatchTime` uptime) calls run serially; read and written only by the caller
-    /// holding `busy`.
-    private var serialUntil: UInt64 = 0
-    private let serialFallbacks = Atomic<Int>(0)
-    /// Times the workers were set aside so far, for benchmarks to report.
-    public var serialFallbackCount: Int { serialFallbacks.load(ordering: .relaxed) }
-
-    /// Whether the caller's wait of `waited` ns for the last chunks, after `own` ns on its own
-    /// chunks, means a worker was preempted: a healthy worker finishes its last chunk within
-    /// about one chunk's time, and the caller ran at least one.
-    static func isStraggling(waited: UInt64, own: UInt64) -> Bool {
-        waited > stragglerNanoseconds && waited > 2 * own
-    }
-
     /// Runs `body(chunk, slot)` once for every chunk in `0..<chunks`, on the calling thread and up
     /// to `Compute.threads - 1` workers. `slot` (`0..<Compute.threads`) names the thread running
     /// the chunk, for per-thread scratch: no two chunks run on one slot at the same time.
@@ -76,11 +49,6 @@ public final class SpinningWorkers: @unchecked Sendable {
             return
         }
         defer { busy.store(false, ordering: .releasing) }
-        let start = DispatchTime.now().uptimeNanoseconds
-        if start < serialUntil {
-            for c in 0..<chunks { body(c, 0) }
-            return
-        }
         startWorkers(threads - 1)
         withoutActuallyEscaping(body) { body in
             self.body = body
@@ -94,14 +62,8 @@ public final class SpinningWorkers: @unchecked Sendable {
                 wake.unlock()
             }
             work(generation: generation, slot: 0)
-            let ownEnd = DispatchTime.now().uptimeNanoseconds
             while remaining.load(ordering: .acquiring) > 0 { sched_yield() }
             self.body = nil
-            let end = DispatchTime.now().uptimeNanoseconds
-            if Self.isStraggling(waited: end - ownEnd, own: ownEnd - start) {
-                serialUntil = end + Self.serialNanoseconds
-                serialFallbacks.add(1, ordering: .relaxed)
-            }
         }
     }
 

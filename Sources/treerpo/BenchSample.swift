@@ -49,7 +49,6 @@ struct BenchSample: ParsableCommand {
               + "depth \(options.depth), branching \(options.branching.map(String.init).joined(separator: ",")), "
               + "step \(options.stepTokens), budget \(options.maxResponseTokens), temperature \(tree.temperature); "
               + "median of \(rounds) alternating runs")
-        let fallbacksBefore = SpinningWorkers.shared.serialFallbackCount
         let r = try TreeSamplingBenchmark.run(model: m, prompts: prompts, promptLength: promptTokens, options: options,
                                               rounds: rounds, memoryLimitBytes: try tree.memoryLimitBytes())
         func row(_ name: String, _ s: TreeSamplingBenchmark.Side) -> [String] {
@@ -74,10 +73,5 @@ struct BenchSample: ParsableCommand {
                      s.wallSeconds - s.prefillSeconds, s.decodeForwardSeconds, s.wallSeconds - s.prefillSeconds - s.decodeForwardSeconds))
         print("tree KV cache: \(s.kvSlotsUsed) slots used of \(s.plan?.kvSlots ?? 0) planned (\(MemoryPlan.format(s.plan?.kvBytes ?? 0)) worst case); "
               + "\(s.forwards) forwards, widest \(s.widestForward) rows")
-        if Compute.threads > 1 {
-            let fallbacks = SpinningWorkers.shared.serialFallbackCount - fallbacksBefore
-            print("decode kernels set their workers aside \(fallbacks) time(s) for "
-                  + "\(SpinningWorkers.serialNanoseconds / 1_000_000) ms after waiting on a preempted one (more threads than free cores)")
-        }
     }
 }

@@ -55,14 +55,4 @@ import Testing
         #expect(outer.hits.allSatisfy { $0.value.load(ordering: .relaxed) == 1 })
         #expect(inner.hits.allSatisfy { $0.value.load(ordering: .relaxed) == 1 })
     }
-
-    /// The straggler rule: only a wait both past the threshold and well past the caller's own
-    /// share counts (a long healthy chunk must not set the workers aside).
-    @Test func stragglerRule() {
-        let t = SpinningWorkers.stragglerNanoseconds
-        #expect(SpinningWorkers.isStraggling(waited: 2 * t, own: 20_000))
-        #expect(!SpinningWorkers.isStraggling(waited: t / 2, own: 1_000))
-        #expect(!SpinningWorkers.isStraggling(waited: 3 * t, own: 2 * t))
-        #expect(SpinningWorkers.isStraggling(waited: 5 * t, own: 2 * t))
-    }
 }
