@@ -13,24 +13,17 @@ import Testing
         #expect(TrainBenchmark.statusKilobytes("Name", in: text) == nil)
     }
 
-    /// Touching 64 MiB raises the peak by about that much, and the peak is never below the
-    /// current resident set nor above getrusage's high-water mark (which also counts the
-    /// address space this process's exec replaced).
+    /// While 64 MiB of touched pages are held, the peak covers them. (Only bounds that other
+    /// tests running in parallel cannot break: they can raise the peak or the resident set at
+    /// any moment, and the kernel updates getrusage's high-water mark lazily, so neither an upper
+    /// bound nor a comparison with an earlier reading holds.)
     @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/status")))
-    func peakFollowsTouchedPages() throws {
+    func peakCoversHeldPages() throws {
         let bytes = 64 << 20
-        let before = TrainBenchmark.peakResidentBytes()
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
         defer { buffer.deallocate() }
         for offset in stride(from: 0, to: bytes, by: 4096) { buffer.storeBytes(of: 1, toByteOffset: offset, as: UInt8.self) }
-        let current = TrainBenchmark.currentResidentBytes()
-        let peak = TrainBenchmark.peakResidentBytes()
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        #expect(current > bytes)
-        #expect(peak >= current)
-        #expect(peak <= Int(usage.ru_maxrss) * 1024)
-        // The test process may already have peaked higher; then only part of the buffer shows.
-        #expect(peak >= min(before + bytes * 9 / 10, current))
+        #expect(TrainBenchmark.currentResidentBytes() > bytes)
+        #expect(TrainBenchmark.peakResidentBytes() > bytes)
     }
 }
