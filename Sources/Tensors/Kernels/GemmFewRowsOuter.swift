@@ -63,7 +63,8 @@ extension Gemm {
                         var prefetch = TilePrefetch(
                             start: UnsafeRawPointer(bBlock + ahead * outerTile * ldb), rowBytes: ldb * MemoryLayout<Float>.size,
                             sliceBytes: kLen * MemoryLayout<Float>.size,
-                            rows: ahead < range.upperBound ? Swift.min(outerTile, n - ahead * outerTile) : 0)
+                            rows: ahead < range.upperBound ? Swift.min(outerTile, n - ahead * outerTile) : 0,
+                            steps: groups * kLen)
                         for g in 0..<groups {
                             let groupPanel = panel + 16 * g * kLen
                             let cg = c + 16 * g * ldc + row
@@ -110,16 +111,33 @@ extension Gemm {
 
 /// The cache lines of a tile's rows within the current k block (`rows` slices of `sliceBytes`,
 /// `rowBytes` apart), fetched into L2 one line per `step`.
+///
+/// The lines are spread evenly over the tile's `steps` (its groups' steps of k, `tick` once per
+/// step) rather than asked for back to back at its start, so that the memory system sees a steady
+/// stream instead of bursts that fill its miss queues.
 struct TilePrefetch {
     let start: UnsafeRawPointer
     let rowBytes: Int, sliceBytes: Int, rows: Int
-    var row = 0, offset = 0
+    let lines: Int, steps: Int
+    var row = 0, offset = 0, credit = 0
 
-    init(start: UnsafeRawPointer, rowBytes: Int, sliceBytes: Int, rows: Int) {
+    init(start: UnsafeRawPointer, rowBytes: Int, sliceBytes: Int, rows: Int, steps: Int) {
         self.start = start
         self.rowBytes = rowBytes
         self.sliceBytes = sliceBytes
         self.rows = rows
+        lines = rows * ((sliceBytes + 63) / 64)
+        self.steps = Swift.max(1, steps)
+    }
+
+    /// One step of k: prefetches a line whenever its share of the lines comes due.
+    @inline(__always)
+    mutating func tick() {
+        credit += lines
+        if credit >= steps {
+            credit -= steps
+            _ = step()
+        }
     }
 
     /// Prefetches the next line; false once every line was asked for.
@@ -150,7 +168,7 @@ enum OuterTile {
 
     /// C[r, j] = alpha · sum_kk panel[kk, r] · B[j, kk] (+ beta · C[r, j]) for r < validRows
     /// (<= 8 or 16: the panel is 8 or 16 wide), j < `rows` (<= 6). Weight rows past `rows`
-    /// read row 0 again and are not stored. Advances `prefetch` one line per step of k.
+    /// read row 0 again and are not stored. Ticks `prefetch` once per step of k.
     @inline(__always)
     static func run<V: OuterVectorCount>(
         _: V.Type, panel: UnsafePointer<Float>, k: Int, b: UnsafePointer<Float>, ldb: Int, rows: Int,
@@ -166,7 +184,7 @@ enum OuterTile {
         var s01 = s00, s11 = s00, s21 = s00, s31 = s00, s41 = s00, s51 = s00
         var p = panel
         for kk in 0..<k {
-            _ = prefetch.step()
+            prefetch.tick()
             let x0 = load(p), x1 = two ? load(p + 8) : x0
             var w = SIMD8<Float>(repeating: b0[kk])
             s00.addProduct(w, x0)
