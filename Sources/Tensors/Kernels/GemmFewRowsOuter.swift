@@ -207,21 +207,25 @@ enum OuterTile {
             p += width
         }
         let first = Swift.min(8, validRows), second = validRows - 8
-        column(s00, c, ldc: ldc, count: first, alpha: alpha, beta: beta)
-        if rows > 1 { column(s10, c + 1, ldc: ldc, count: first, alpha: alpha, beta: beta) }
-        if rows > 2 { column(s20, c + 2, ldc: ldc, count: first, alpha: alpha, beta: beta) }
-        if rows > 3 { column(s30, c + 3, ldc: ldc, count: first, alpha: alpha, beta: beta) }
-        if rows > 4 { column(s40, c + 4, ldc: ldc, count: first, alpha: alpha, beta: beta) }
-        if rows > 5 { column(s50, c + 5, ldc: ldc, count: first, alpha: alpha, beta: beta) }
+        columns(s00, s10, s20, s30, s40, s50, c, ldc: ldc, rows: rows, count: first, alpha: alpha, beta: beta)
         if two && second > 0 {
-            let c8 = c + 8 * ldc
-            column(s01, c8, ldc: ldc, count: second, alpha: alpha, beta: beta)
-            if rows > 1 { column(s11, c8 + 1, ldc: ldc, count: second, alpha: alpha, beta: beta) }
-            if rows > 2 { column(s21, c8 + 2, ldc: ldc, count: second, alpha: alpha, beta: beta) }
-            if rows > 3 { column(s31, c8 + 3, ldc: ldc, count: second, alpha: alpha, beta: beta) }
-            if rows > 4 { column(s41, c8 + 4, ldc: ldc, count: second, alpha: alpha, beta: beta) }
-            if rows > 5 { column(s51, c8 + 5, ldc: ldc, count: second, alpha: alpha, beta: beta) }
+            columns(s01, s11, s21, s31, s41, s51, c + 8 * ldc, ldc: ldc, rows: rows, count: second, alpha: alpha, beta: beta)
         }
+    }
+
+    /// Columns 0..<rows of C (each `count` floats `ldc` apart from `c + j`) from the lanes of
+    /// s0...s5; columns past `rows` hold sums over weight row 0 again and are not stored.
+    @inline(__always)
+    static func columns(
+        _ s0: SIMD8<Float>, _ s1: SIMD8<Float>, _ s2: SIMD8<Float>, _ s3: SIMD8<Float>, _ s4: SIMD8<Float>,
+        _ s5: SIMD8<Float>, _ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, count: Int, alpha: Float, beta: Float
+    ) {
+        column(s0, c, ldc: ldc, count: count, alpha: alpha, beta: beta)
+        if rows > 1 { column(s1, c + 1, ldc: ldc, count: count, alpha: alpha, beta: beta) }
+        if rows > 2 { column(s2, c + 2, ldc: ldc, count: count, alpha: alpha, beta: beta) }
+        if rows > 3 { column(s3, c + 3, ldc: ldc, count: count, alpha: alpha, beta: beta) }
+        if rows > 4 { column(s4, c + 4, ldc: ldc, count: count, alpha: alpha, beta: beta) }
+        if rows > 5 { column(s5, c + 5, ldc: ldc, count: count, alpha: alpha, beta: beta) }
     }
 
     /// One column of C (`count` floats `ldc` apart from `c`) from the lanes of `s`. With beta 0,
