@@ -1,5 +1,5 @@
 // swift-tools-version: 6.0
-// Module graph (lowest first), see ../shared/DESIGN.md:
+// Module graph (lowest first), see docs/architecture.md:
 //   COpenBLAS -> Tensors -> ModelFiles / Transformer -> Sampling -> TreeRPO -> treerpo (CLI)
 import PackageDescription
 
