@@ -15,9 +15,9 @@ model.safetensors) plus an optimum ``text-generation-with-past`` ONNX export (mo
   qwen05      Qwen2.5-0.5B shape (only with --with-qwen05; ~2 GB on disk)
 They are not committed.
 
-    /work/pyenv/bin/python tools/bench_forward.py --make-models /tmp/bench-models
+    .venv-tools/bin/python tools/bench_forward.py --make-models /tmp/bench-models
     swift build -c release --scratch-path .build-bench
-    /work/pyenv/bin/python tools/bench_forward.py --models /tmp/bench-models \\
+    .venv-tools/bin/python tools/bench_forward.py --models /tmp/bench-models \\
         --treerpo .build-bench/release/treerpo --threads 2 --rounds 3
 """
 import argparse
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-OPTIMUM_PYTHON = os.environ.get("TREERPO_OPTIMUM_PYTHON", "/work/pyenv-optimum/bin/python")
+OPTIMUM_PYTHON = os.environ.get("TREERPO_OPTIMUM_PYTHON", ".venv-optimum/bin/python")
 
 SHAPES = {
     "tiny": dict(model_type="qwen2", vocab_size=4096, hidden_size=128, intermediate_size=512,

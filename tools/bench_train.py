@@ -18,9 +18,9 @@ Models are random (no hub): ``--make-models DIR`` writes HF folders for
   smollm2   SmolLM2-135M shape (Llama, tied)
 They are not committed.
 
-    /work/pyenv/bin/python tools/bench_train.py --make-models /tmp/train-models
+    .venv-tools/bin/python tools/bench_train.py --make-models /tmp/train-models
     swift build -c release --scratch-path .build-bench
-    /work/pyenv/bin/python tools/bench_train.py --models /tmp/train-models \\
+    .venv-tools/bin/python tools/bench_train.py --models /tmp/train-models \\
         --treerpo .build-bench/release/treerpo --threads 2 --rounds 3
 """
 import argparse

@@ -8,7 +8,7 @@ Two cases over three small tensors with fixed random gradients per step:
     decay 0.05 on all, gradients clipped with clip_grad_norm_(max_norm=0.5) before each step;
     the pre-clip norms are recorded too.
 Parameters and gradients are float32; the file stores them flattened in tensor order, the
-layout the Swift optimiser sees. Run with the project venv: /work/pyenv/bin/python tools/make_adamw_fixture.py
+layout the Swift optimiser sees. Run with the project venv: .venv-tools/bin/python tools/make_adamw_fixture.py
 """
 import json
 import os

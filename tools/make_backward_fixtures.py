@@ -35,7 +35,7 @@ Written per family:
   <family>.safetensors  d loss / d parameter for every parameter, Hugging Face names,
                         float32 (rounded from the float64 autograd result)
 
-Run with the project venv: /work/pyenv/bin/python tools/make_backward_fixtures.py
+Run with the project venv: .venv-tools/bin/python tools/make_backward_fixtures.py
 """
 import hashlib
 import json

@@ -3,7 +3,7 @@
 
 Run (from the repository root; about 20 minutes on one CPU thread):
 
-    /work/pyenv/bin/python tools/make_bundled_model.py --treerpo .build-release/release/treerpo
+    .venv-tools/bin/python tools/make_bundled_model.py --treerpo .build-release/release/treerpo
 
 Stages, each cached in --work (default $TMPDIR/treerpo-bundled-work) so a rerun resumes:
   1. corpus     `treerpo data arithmetic` (the built-in task at its default difficulty) writes
@@ -49,6 +49,8 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+
+import machine_paths  # tools/machine_paths.py
 
 os.environ.setdefault("RAYON_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -321,6 +323,7 @@ def export(args, model, tok, out):
                                  external_data=False)
         prog.save(str(tmp), external_data=False)
     os.replace(tmp, onnx_path)
+    machine_paths.scrub_onnx(onnx_path)  # the exporter's stack traces name this machine's venv
     model.config.use_cache = True
     # config.json as save_pretrained writes it.
     tmp_dir = out / ".hf.tmp"

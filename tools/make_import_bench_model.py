@@ -5,7 +5,7 @@ exported by the torch legacy exporter with constant folding and saved with all i
 one external data file, the way >2 GB exports are written.
 
 Not committed (about 2.5 GB). Run from the repository root:
-    /work/pyenv/bin/python tools/make_import_bench_model.py [--out /tmp/treerpo-bench/qwen2.5-0.5b-shaped]
+    .venv-tools/bin/python tools/make_import_bench_model.py [--out /tmp/treerpo-bench/qwen2.5-0.5b-shaped]
 then:
     .build-imp/release/treerpo bench import --model /tmp/treerpo-bench/qwen2.5-0.5b-shaped/model.onnx
 """

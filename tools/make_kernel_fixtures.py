@@ -2,7 +2,7 @@
 on the same float32 inputs) and by transformers' own RoPE, for the Swift test
 `Tests/TensorsTests/TorchReferenceTests.swift`.
 
-Regenerate with:  /work/pyenv/bin/python tools/make_kernel_fixtures.py
+Regenerate with:  .venv-tools/bin/python tools/make_kernel_fixtures.py
 (any Python with torch and transformers; writes Tests/TensorsTests/Fixtures/torch_kernels.json)
 """
 import json

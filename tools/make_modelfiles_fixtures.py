@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the small fixtures of Tests/ModelFilesTests/Fixtures and their expected values.
 
-Run from the repository root:  /work/pyenv/bin/python tools/make_modelfiles_fixtures.py
+Run from the repository root:  .venv-tools/bin/python tools/make_modelfiles_fixtures.py
 
 The reference for every expected value is numpy / onnx.numpy_helper / torch, never our
 Swift code. Files written (all a few KB):

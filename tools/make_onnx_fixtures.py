@@ -61,7 +61,7 @@ reach their MatMul/Gemm, node metadata keys, opsets, op histogram.
 
 Regenerate everything (deterministic, seeded)::
 
-    /work/pyenv/bin/python tools/make_onnx_fixtures.py
+    .venv-tools/bin/python tools/make_onnx_fixtures.py
 
 Options: ``--only NAME`` (substring match on fixture directory name,
 repeatable), ``--out DIR``, ``--skip-dynamo``, ``--skip-optimum``,
@@ -74,7 +74,7 @@ transformers); this script re-invokes itself there in ``--optimum-worker``
 mode.  Paths are overridable:
 
     TREERPO_PYTHON          main venv python (default: sys.executable)
-    TREERPO_OPTIMUM_PYTHON  optimum venv python (default /work/pyenv-optimum/bin/python)
+    TREERPO_OPTIMUM_PYTHON  optimum venv python (default .venv-optimum/bin/python)
 
 If the optimum python is missing, the optimum fixtures are skipped with a
 message and the skip is recorded in MANIFEST.json.
@@ -82,10 +82,10 @@ message and the skip is recorded in MANIFEST.json.
 Set up the venvs with ``bash tools/setup-python.sh`` (pinned versions; ``.venv-tools`` and
 ``.venv-optimum`` in the repository), or by hand (CPU-only torch; never an unpinned torch)::
 
-    python3 -m venv /work/pyenv
-    /work/pyenv/bin/pip install "torch==2.13.0+cpu" transformers onnx onnxruntime onnxscript safetensors
-    python3 -m venv /work/pyenv-optimum
-    /work/pyenv-optimum/bin/pip install "torch==2.13.0+cpu" "optimum-onnx[onnxruntime]"
+    python3 -m venv .venv-tools
+    .venv-tools/bin/pip install "torch==2.13.0+cpu" transformers onnx onnxruntime onnxscript safetensors
+    python3 -m venv .venv-optimum
+    .venv-optimum/bin/pip install "torch==2.13.0+cpu" "optimum-onnx[onnxruntime]"
 """
 
 from __future__ import annotations
@@ -106,13 +106,12 @@ from pathlib import Path
 
 import numpy as np
 
+import machine_paths  # tools/machine_paths.py
+
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = REPO / "Fixtures" / "models"
-# tools/setup-python.sh makes .venv-optimum in the repository; /work/pyenv-optimum is the
-# older hand-made location.
-_REPO_OPTIMUM = Path(__file__).resolve().parent.parent / ".venv-optimum/bin/python"
-OPTIMUM_PYTHON = os.environ.get("TREERPO_OPTIMUM_PYTHON",
-                                str(_REPO_OPTIMUM) if _REPO_OPTIMUM.exists() else "/work/pyenv-optimum/bin/python")
+# tools/setup-python.sh makes .venv-optimum in the repository.
+OPTIMUM_PYTHON = os.environ.get("TREERPO_OPTIMUM_PYTHON", str(REPO / ".venv-optimum/bin/python"))
 
 TOL = 1e-4          # fp32 ORT vs PyTorch
 TOL_FP16 = 2e-2     # fp16 ORT vs fp16 PyTorch
@@ -1105,14 +1104,17 @@ def main():
              "equal-norm variant only needs the exporters that might merge initializers"))]
     manifest["generator"] = dict(
         script="tools/make_onnx_fixtures.py",
-        command="/work/pyenv/bin/python tools/make_onnx_fixtures.py",
-        optimum_python=OPTIMUM_PYTHON, main_versions=versions(),
+        command=".venv-tools/bin/python tools/make_onnx_fixtures.py",
+        optimum_python=machine_paths.scrub_text(OPTIMUM_PYTHON), main_versions=versions(),
         families={k: dict(hf_class=v["cls"], seed=v["seed"], config=v["config"],
                           equal_params=v.get("equal_params")) for k, v in FAMILIES.items()},
         tolerance=dict(fp32=TOL, fp16=TOL_FP16))
     manifest["fixtures"].sort(key=lambda x: x["fixture"])
     manifest["total_bytes"] = sum(sum(x["files"].values()) for x in manifest["fixtures"])
     mpath.write_text(dumps(manifest) + "\n")
+    # The dynamo exporter's stack traces name this machine's venv: rewrite them from site-packages/.
+    machine_paths.scrub_tree(out)
+    machine_paths.refresh_manifest_sizes(mpath)
     fails = [x["fixture"] for x in manifest["fixtures"] if x.get("passes") is False]
     log(f"wrote {mpath.relative_to(REPO) if mpath.is_relative_to(REPO) else mpath}: "
         f"{len(manifest['fixtures'])} fixtures, {len(manifest['skipped'])} skipped, "

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds small byte-level BPE tokenizers with Hugging Face `tokenizers` and writes golden files.
 
-Run:  /work/pyenv/bin/python tools/make_tokenizer_fixtures.py
+Run:  .venv-tools/bin/python tools/make_tokenizer_fixtures.py
 
 Writes into Tests/TokenizationTests/Fixtures/:
   <name>.tokenizer.json   a tokenizer trained here on a small built-in corpus (no model hub)

@@ -3,13 +3,15 @@
 #   bash tools/test.sh
 # Numeric Swift is slow in debug builds, so the tests run in release with testability on.
 # Then the export interop check: onnxruntime and transformers load what the built binary exports
-# (tools/check_export_interop.py, in the pinned .venv-tools). Arguments go to `swift test`
+# (tools/check_export_interop.py, in the pinned .venv-tools). First, no tracked file may name a
+# machine-specific path (tools/check_no_machine_paths.sh). Arguments go to `swift test`
 # (e.g. --filter); TREERPO_SKIP_INTEROP=1 skips the interop check. Last, the quickstart's main job
 # in a shortened form (3 steps, in a temporary workspace), so a broken import, finetune, eval or
 # export path fails the tests; TREERPO_SKIP_QUICKSTART=1 skips it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
+bash tools/check_no_machine_paths.sh
 swift test -c release -Xswiftc -enable-testing "$@"
 if [ "${TREERPO_SKIP_INTEROP:-0}" = 1 ]; then
   echo "treerpo: export interop check skipped (TREERPO_SKIP_INTEROP=1)"

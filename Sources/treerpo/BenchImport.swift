@@ -13,7 +13,7 @@ struct BenchImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
         abstract: "ONNX import wall time and peak memory next to onnx.load + numpy float32 conversion in Python.",
-        discussion: "Make a model with: /work/pyenv/bin/python tools/make_import_bench_model.py"
+        discussion: "Make a model with: .venv-tools/bin/python tools/make_import_bench_model.py"
     )
 
     @Option(help: "The .onnx model to import.")
@@ -23,7 +23,7 @@ struct BenchImport: ParsableCommand {
     var rounds = 3
 
     @Option(help: "Python with onnx and numpy for the peer measurement.")
-    var python = "/work/pyenv/bin/python"
+    var python = ".venv-tools/bin/python"
 
     @Option(help: "tools/bench_import.py (the peer).")
     var script = "tools/bench_import.py"

@@ -12,7 +12,7 @@ struct BenchSample: ParsableCommand {
         discussion: """
         Random prompts; no stop token, so every answer runs to --max-response-tokens on both sides. \
         Flat: the Generator over each prompt repeated once per tree leaf, same sampler and seed. \
-        Make a random model with: /work/pyenv/bin/python tools/bench_forward.py --make-models DIR
+        Make a random model with: .venv-tools/bin/python tools/bench_forward.py --make-models DIR
         """
     )
 

@@ -24,7 +24,7 @@ import Transformer
         var cases: [Case]
     }
 
-    static let regenerate = "regenerate with: /work/pyenv/bin/python tools/make_adamw_fixture.py"
+    static let regenerate = "regenerate with: .venv-tools/bin/python tools/make_adamw_fixture.py"
 
     static func fixture() throws -> Fixture {
         guard let url = Bundle.module.url(forResource: "Fixtures", withExtension: nil)?.appendingPathComponent("adamw.json"),

@@ -15,7 +15,7 @@ import Tensors
 /// Tolerance for a tensor: max_i |ours_i - torch_i| / max_i |torch_i| <= 1e-3 (relative to the
 /// tensor's largest reference entry); the reference must not be all zero.
 @Suite struct PackedTreeGradientTests {
-    static let regenerate = "regenerate with: /work/pyenv/bin/python tools/make_backward_fixtures.py"
+    static let regenerate = "regenerate with: .venv-tools/bin/python tools/make_backward_fixtures.py"
     static let tolerance: Float = 1e-3
 
     struct Fixture: Decodable {
