@@ -63,6 +63,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The readers of every input file as functions of bytes, and the fuzzer driving them
+        // (tools/fuzz.sh builds it with libFuzzer and AddressSanitizer).
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["ModelFiles", "Tokenization", "Transformer"]
+        ),
+        .executableTarget(
+            name: "treerpo-fuzz",
+            dependencies: ["FuzzTargets"]
+        ),
+        .testTarget(
+            name: "FuzzTargetsTests",
+            dependencies: ["FuzzTargets", "Tokenization"]
+        ),
         .testTarget(
             name: "TensorsTests",
             dependencies: ["Tensors"],

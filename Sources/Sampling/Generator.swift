@@ -104,6 +104,11 @@ public final class Generator {
         next.reserveCapacity(prompts.count)
         while !running.isEmpty {
             try model.forward(batch, cache: cache, activations: acts)
+            if let bad = TransformerModel.firstNonFiniteRow(acts.logits, rows: running.count, vocab: vocab) {
+                let s = running[bad]
+                throw model.nonFiniteLogitsError(context: prompts[s] + results[s].tokens.map(\.id),
+                                                 what: "for sequence \(s) after \(results[s].tokens.count) generated tokens")
+            }
             next.removeAll(keepingCapacity: true)
             for (row, s) in running.enumerated() {
                 let logits = UnsafePointer(acts.logits + row * vocab)

@@ -128,6 +128,10 @@ public final class TreeSampler {
         while !rows.isEmpty {
             let forwardStart = DispatchTime.now().uptimeNanoseconds
             try model.forward(batch, cache: cache, activations: acts)
+            if let bad = TransformerModel.firstNonFiniteRow(acts.logits, rows: rows.count, vocab: vocab) {
+                let tree = rows[bad].tree
+                throw model.nonFiniteLogitsError(context: prompts[tree], what: "while sampling the tree of prompt \(tree)")
+            }
             let forwardEnd = DispatchTime.now().uptimeNanoseconds
             if stats.forwards == 0 {
                 stats.prefillSeconds = Double(forwardEnd - start) / 1e9

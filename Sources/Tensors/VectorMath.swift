@@ -59,6 +59,24 @@ public enum VectorMath {
         return s
     }
 
+    /// Whether every x[i] is finite. x * 0 is 0 for a finite x and NaN for a NaN or an infinity,
+    /// and a NaN stays NaN through the sum: one pass of multiply-adds, no branch per element.
+    public static func allFinite(_ x: UnsafePointer<Float>, _ n: Int) -> Bool {
+        var acc = SIMD8<Float>()
+        var i = 0
+        let rx = UnsafeRawPointer(x)
+        while i + 8 <= n {
+            acc += rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self) * 0
+            i += 8
+        }
+        var s = acc.sum()
+        while i < n {
+            s += x[i] * 0
+            i += 1
+        }
+        return s == 0
+    }
+
     /// max_i x[i] (n >= 1)
     @inline(__always)
     public static func max(_ x: UnsafePointer<Float>, _ n: Int) -> Float {

@@ -23,12 +23,14 @@ final class BPEModel: @unchecked Sendable {
 
     init(_ config: BPEConfig) throws {
         vocab = config.vocab
+        // Every id is checked before the id -> token table is sized by the largest.
+        for (token, id) in config.vocab where id < 0 || id > Tokenizer.maxTokenId {
+            throw FieldError(field: "model.vocab", expected: "ids in 0...\(Tokenizer.maxTokenId) (treerpo's limit)",
+                             found: "\(id) for \"\(token)\"")
+        }
         var reverse = [String?](repeating: nil, count: (config.vocab.values.max() ?? -1) + 1)
         var scalarIds: [UInt32: Int32] = [:]
         for (token, id) in config.vocab {
-            guard id >= 0, id <= Int(Int32.max) else {
-                throw FieldError(field: "model.vocab", expected: "ids in 0...\(Int32.max)", found: "\(id) for \"\(token)\"")
-            }
             reverse[id] = token
             let scalars = token.unicodeScalars
             if scalars.count == 1 { scalarIds[scalars.first!.value] = Int32(id) }

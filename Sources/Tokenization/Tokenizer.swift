@@ -27,6 +27,9 @@ public final class Tokenizer: Sendable {
 
     /// Number of distinct ids: the model's vocabulary plus added tokens not in it.
     public let vocabularySize: Int
+    /// The largest token id a file may use: 16,777,215, far above any real vocabulary (the largest
+    /// common ones hold 256,000 tokens), so that tables sized by the largest id stay small.
+    public static let maxTokenId = (1 << 24) - 1
 
     public convenience init(contentsOf url: URL) throws {
         let data: Data

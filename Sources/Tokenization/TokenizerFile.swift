@@ -52,7 +52,9 @@ struct AddedTokenConfig: Decodable {
         special = try c.decodeIfPresent(Bool.self, forKey: .special) ?? false
         // The library's default: special tokens match the raw text, others the normalized text.
         normalized = try c.decodeIfPresent(Bool.self, forKey: .normalized) ?? !special
-        if id < 0 { throw FieldError(c.codingPath + [CodingKeys.id], expected: "an id >= 0", found: "\(id)") }
+        if id < 0 || id > Tokenizer.maxTokenId {
+            throw FieldError(c.codingPath + [CodingKeys.id], expected: "an id in 0...\(Tokenizer.maxTokenId) (treerpo's limit)", found: "\(id)")
+        }
     }
 }
 

@@ -52,20 +52,36 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                                    "expected one of \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(type)\"")
         }
         self.family = family
-        vocabSize = try need(hf.vocabSize, "vocab_size")
-        hiddenSize = try need(hf.hiddenSize, family == .gpt2 ? "n_embd" : "hidden_size")
-        layers = try need(hf.numHiddenLayers, family == .gpt2 ? "n_layer" : "num_hidden_layers")
-        heads = try need(hf.numAttentionHeads, family == .gpt2 ? "n_head" : "num_attention_heads")
-        kvHeads = hf.numKeyValueHeads ?? heads
-        headDim = hf.headDim ?? (heads > 0 ? hiddenSize / heads : 0)
+        let gpt2 = family == .gpt2
+        // Each size is checked against its limit as it is read, before anything (a derived size,
+        // the parameter count, an allocation) is computed from it.
+        func size(_ value: Int?, _ field: String, _ limit: Int) throws -> Int? {
+            guard let value else { return nil }
+            guard value <= limit else {
+                throw ModelConfigError(file: file, field: field,
+                                       "expected at most \(limit) (treerpo's limit, far above any small model), found \(value)")
+            }
+            return value
+        }
+        typealias L = ModelConfigLimits
+        vocabSize = try need(size(hf.vocabSize, "vocab_size", L.vocabSize), "vocab_size")
+        hiddenSize = try need(size(hf.hiddenSize, gpt2 ? "n_embd" : "hidden_size", L.hiddenSize), gpt2 ? "n_embd" : "hidden_size")
+        layers = try need(size(hf.numHiddenLayers, gpt2 ? "n_layer" : "num_hidden_layers", L.layers),
+                          gpt2 ? "n_layer" : "num_hidden_layers")
+        heads = try need(size(hf.numAttentionHeads, gpt2 ? "n_head" : "num_attention_heads", L.heads),
+                         gpt2 ? "n_head" : "num_attention_heads")
+        kvHeads = try size(hf.numKeyValueHeads, "num_key_value_heads", L.heads) ?? heads
+        headDim = try size(hf.headDim, "head_dim", L.headDim) ?? (heads > 0 ? hiddenSize / heads : 0)
+        let intermediate = try size(hf.intermediateSize, gpt2 ? "n_inner" : "intermediate_size", L.intermediateSize)
+        let positions = try size(hf.maxPositionEmbeddings, gpt2 ? "n_positions" : "max_position_embeddings", L.maxPositions)
         bosTokenId = hf.bosTokenId
         eosTokenIds = hf.eosTokenIds ?? []
 
         switch family {
         case .gpt2:
-            intermediateSize = hf.intermediateSize ?? 4 * hiddenSize
-            maxPositions = try need(hf.maxPositionEmbeddings, "n_positions")
-            normEps = Float(hf.normEpsilon ?? 1e-5)
+            intermediateSize = intermediate ?? 4 * hiddenSize
+            maxPositions = try need(positions, "n_positions")
+            normEps = try Self.positiveFloat(hf.normEpsilon ?? 1e-5, field: "layer_norm_epsilon", file: file)
             ropeTheta = 0
             tiedEmbeddings = hf.tieWordEmbeddings ?? true
             qkvBias = true
@@ -78,10 +94,10 @@ public struct ModelConfig: Codable, Equatable, Sendable {
                 throw ModelConfigError(file: file, field: "activation_function", "expected gelu_new or gelu, found \"\(other)\"")
             }
         case .llama, .qwen2:
-            intermediateSize = try need(hf.intermediateSize, "intermediate_size")
-            maxPositions = hf.maxPositionEmbeddings ?? 2048
-            normEps = Float(hf.normEpsilon ?? 1e-6)
-            ropeTheta = Float(hf.ropeTheta ?? 10_000)
+            intermediateSize = try need(intermediate, "intermediate_size")
+            maxPositions = positions ?? 2048
+            normEps = try Self.positiveFloat(hf.normEpsilon ?? 1e-6, field: "rms_norm_eps", file: file)
+            ropeTheta = try Self.positiveFloat(hf.ropeTheta ?? 10_000, field: "rope_theta", file: file)
             tiedEmbeddings = hf.tieWordEmbeddings ?? false
             let attentionBias = hf.attentionBias ?? false
             qkvBias = family == .qwen2 || attentionBias
@@ -99,6 +115,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             }
         }
         try validate(file: file)
+    }
+
+    /// A setting that must be a positive, finite Float32 (a norm's epsilon, RoPE's base): a negative
+    /// epsilon or base makes every logit NaN, and one that rounds to 0 or infinity in Float32 too.
+    static func positiveFloat(_ value: Double, field: String, file: String) throws -> Float {
+        let single = Float(value)
+        guard value > 0, single > 0, single.isFinite else {
+            throw ModelConfigError(file: file, field: field,
+                                   "expected a positive number that is finite in 32-bit floating point, found \(value)")
+        }
+        return single
     }
 
     /// Only plain RoPE is implemented: any scaled variant would silently change every logit.
@@ -136,7 +163,29 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         if let bad = eosTokenIds.first(where: { $0 < 0 || $0 >= vocabSize }) {
             throw ModelConfigError(file: file, field: "eos_token_id", "expected an id below vocab_size \(vocabSize), found \(bad)")
         }
+        // Every size is within its limit, so no product below overflows.
+        let total = parameterSpecs.reduce(0) { $0 + $1.count }
+        guard total <= ModelConfigLimits.parameters else {
+            throw ModelConfigError(file: file, field: family == .gpt2 ? "n_embd" : "hidden_size",
+                                   "the sizes describe \(total) parameters; expected at most \(ModelConfigLimits.parameters) (32 GiB of Float32)")
+        }
     }
+}
+
+/// The largest sizes a config may give: far above any small model's (the largest common
+/// vocabularies hold 256,000 tokens, hidden sizes of models that fit in memory stay below 16,384),
+/// and low enough that nothing computed from them overflows or is allocated before the total
+/// parameter count has been checked.
+public enum ModelConfigLimits {
+    public static let vocabSize = 1 << 24
+    public static let hiddenSize = 1 << 16
+    public static let intermediateSize = 1 << 18
+    public static let layers = 1 << 10
+    public static let heads = 1 << 10
+    public static let headDim = 1 << 12
+    public static let maxPositions = 1 << 20
+    /// 2^33 Float32 parameters: 32 GiB.
+    public static let parameters = 1 << 33
 }
 
 /// A config the runtime cannot use, naming the file and the field.

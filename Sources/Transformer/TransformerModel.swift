@@ -127,13 +127,14 @@ public final class TransformerModel {
     /// `attend(layer, buffers)` fills `attn` and `lse` from q, k, v.
     func runLayers(
         count n: Int, tokens: UnsafePointer<Int32>, positions: UnsafePointer<Int32>, activations a: Activations,
-        attend: (Int, Activations.Layer) -> Void
+        afterLayer: ((Int) -> Bool)? = nil, attend: (Int, Activations.Layer) -> Void
     ) {
         let h = config.hiddenSize
         Embedding.forward(table: embedding, ids: tokens, out: a.x, tokens: n, dim: h)
         if let wpe = positionEmbedding {
             for r in 0..<n { VectorMath.axpy(1, wpe + Int(positions[r]) * h, a.x + r * h, h) }
         }
+        if let afterLayer, !afterLayer(-1) { return }
         for l in 0..<config.layers {
             switch config.family {
             case .llama, .qwen2:
@@ -141,6 +142,8 @@ public final class TransformerModel {
             case .gpt2:
                 gpt2Block(layer: l, count: n, activations: a, attend: attend)
             }
+            // Diagnostics only (`firstNonFiniteStage`): false stops after this layer.
+            if let afterLayer, !afterLayer(l) { return }
         }
     }
 

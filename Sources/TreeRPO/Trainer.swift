@@ -24,6 +24,9 @@ public final class Trainer {
     let optimizer: AdamW
     let newlineTokens: Set<Int>
     public private(set) var nextStep = 0
+    /// Why a `--resume` started the run from the beginning instead (nil when it resumed, or was
+    /// not asked to): a run killed before it saved its settings.
+    public private(set) var freshStartOnResume: String? = nil
     private var tokensSampledTotal = 0
     public private(set) var lastCheckpoint: CheckpointRef?
     /// Refuse steps whose trees could need more sampling memory than this (nil: the sampler's
@@ -44,10 +47,13 @@ public final class Trainer {
         let configFile = runFolder.appendingPathComponent("config.json")
         var config = requested
         var checkpoint: CheckpointRef? = nil
-        if resume {
-            guard fm.fileExists(atPath: configFile.path) else {
-                throw TrainingError("cannot resume run '\(runName)': \(configFile.path) does not exist")
-            }
+        if resume && !fm.fileExists(atPath: runFolder.path) {
+            throw TrainingError("cannot resume run '\(runName)': there is no \(runFolder.path)")
+        } else if resume && !fm.fileExists(atPath: configFile.path) {
+            // Killed before it saved its settings: nothing of it can be continued, so it starts
+            // over with the settings given (a partial run folder holds no config, metrics or checkpoint).
+            freshStartOnResume = "run '\(runName)' never saved its settings (\(configFile.path) does not exist): starting it from the beginning with the settings given"
+        } else if resume {
             do {
                 config = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: configFile))
             } catch {
@@ -63,7 +69,7 @@ public final class Trainer {
 
         loaded = try WorkspaceModel.load(workspace)
         data = try Self.loadData(config)
-        reward = config.rewardCommand.map { ExternalCommandReward(command: $0) as any RewardFunction }
+        reward = config.rewardCommand.map { ExternalCommandReward(command: $0, timeout: config.rewardTimeout ?? TrainingConfig.defaultRewardTimeout) as any RewardFunction }
             ?? ExactMatchReward(formatReward: config.formatReward)
         sampler = TreeSampler(model: loaded.model)
         optimizer = AdamW(parameters: loaded.parameters, hyperparameters: config.adam)
@@ -89,6 +95,21 @@ public final class Trainer {
         let checkpoints = workspace.checkpointsFolder(run: runName)
         for name in (try? fm.contentsOfDirectory(atPath: checkpoints.path)) ?? [] where name.hasPrefix(".") && name.contains(".tmp") {
             try? fm.removeItem(at: checkpoints.appendingPathComponent(name))
+        }
+    }
+
+    /// A question whose prompt leaves no room for the response budget is named with its data
+    /// source and index before anything is sized by it (a 50 MB line used to fail inside the
+    /// sampler as "need 37500029 positions", naming neither).
+    func checkPromptsFit(_ prompts: [[Int]], problems: [Problem], indices: [Int]) throws {
+        let positions = loaded.config.maxPositions
+        for (i, prompt) in prompts.enumerated() where prompt.count + config.maxResponseTokens > positions {
+            let excerpt = problems[i].question.prefix(60)
+            throw DatasetError(file: data.source, line: nil, field: nil, message: """
+                training question \(indices[i]) (\(excerpt.debugDescription)\(problems[i].question.count > 60 ? "..." : "")) \
+                makes a prompt of \(prompt.count) tokens; with max-response-tokens \(config.maxResponseTokens) it needs \
+                \(prompt.count + config.maxResponseTokens) positions, the model has \(positions)
+                """)
         }
     }
 
@@ -145,6 +166,7 @@ public final class Trainer {
         let problems = data.indices(step: s, promptsPerStep: config.promptsPerStep, seed: config.seed).map { data.train[$0] }
         let tokenizer = loaded.tokenizer
         let prompts = problems.map { tokenizer.encode(data.template.render(question: $0.question), addSpecialTokens: true) }
+        try checkPromptsFit(prompts, problems: problems, indices: data.indices(step: s, promptsPerStep: config.promptsPerStep, seed: config.seed))
 
         // Sample.
         let clock = ContinuousClock()

@@ -89,6 +89,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     /// Reward: the built-in verifier, or an external command (see `ExternalCommandReward`).
     public var rewardCommand: String? = nil
+    /// Seconds one call of the reward command may take (nil: `defaultRewardTimeout`).
+    public var rewardTimeout: Double? = nil
+    public static let defaultRewardTimeout = 600.0
     public var formatReward = 0.0
 
     public init() {}
@@ -120,6 +123,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         } else if groupSize < 2 {
             e.append("group-size must be at least 2 for GRPO, got \(groupSize)")
         }
+        if let t = rewardTimeout, !(t > 0 && t.isFinite) { e.append("reward-timeout must be a positive number of seconds, got \(t)") }
         if maxResponseTokens < 1 { e.append("max-response-tokens must be at least 1, got \(maxResponseTokens)") }
         if !(temperature > 0 && temperature.isFinite) { e.append("temperature must be > 0 for training, got \(temperature)") }
         if !(topP > 0 && topP <= 1) { e.append("top-p must be in (0, 1], got \(topP)") }

@@ -59,7 +59,7 @@ struct BenchImport: ParsableCommand {
         for round in 1...rounds {
             for (i, (name, argv)) in variants.enumerated() {
                 let (seconds, maxRSS, status) = try ChildProcess.measure(argv)
-                guard status == 0 else { throw ValidationError("\(name) exited with status \(status): \(argv.joined(separator: " "))") }
+                guard status == 0 else { throw RuntimeFailure("\(name) exited with status \(status): \(argv.joined(separator: " "))") }
                 times[i].append(seconds)
                 peaks[i].append(Double(maxRSS))
                 print("  round \(round)  " + name.padding(toLength: 44, withPad: " ", startingAt: 0)
@@ -95,11 +95,11 @@ enum ChildProcess {
         var pid: pid_t = 0
         let start = DispatchTime.now().uptimeNanoseconds
         let rc = posix_spawn(&pid, argv[0], &actions, nil, cArgs, environ)
-        guard rc == 0 else { throw ValidationError("cannot start \(argv[0]): errno \(rc)") }
+        guard rc == 0 else { throw RuntimeFailure("cannot start \(argv[0]): errno \(rc)") }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 {
-            guard errno == EINTR else { throw ValidationError("wait4 failed: errno \(errno)") }
+            guard errno == EINTR else { throw RuntimeFailure("wait4 failed: errno \(errno)") }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let exited = (status & 0x7f) == 0

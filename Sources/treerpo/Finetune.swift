@@ -39,6 +39,9 @@ struct Finetune: ParsableCommand {
     @Option(name: .customLong("reward-command"), help: "Score leaves with this shell command (JSON lines in, one number per line out) instead of the built-in verifier.")
     var rewardCommand: String?
 
+    @Option(name: .customLong("reward-timeout"), help: "Seconds one call of --reward-command may take before the run stops with an error.")
+    var rewardTimeout = TrainingConfig.defaultRewardTimeout
+
     // Algorithm and tree.
     @Option(help: "treerpo or grpo (a depth-1 tree of --group-size complete answers).")
     var algorithm: TrainingConfig.Algorithm = .treerpo
@@ -140,6 +143,7 @@ struct Finetune: ParsableCommand {
         c.answerField = answerField
         c.promptTemplate = promptTemplate
         c.rewardCommand = rewardCommand
+        c.rewardTimeout = rewardCommand == nil ? nil : rewardTimeout
         return c
     }
 
@@ -147,7 +151,10 @@ struct Finetune: ParsableCommand {
         runtime.apply()
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         let name = runName ?? Self.defaultRunName()
-        if resume {
+        let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
+        if let fresh = trainer.freshStartOnResume {
+            FileHandle.standardError.write(Data("note: \(fresh)\n".utf8))
+        } else if resume {
             let ignored = Self.ignoredOnResume(CommandLine.arguments.dropFirst())
             if !ignored.isEmpty {
                 FileHandle.standardError.write(Data("""
@@ -157,12 +164,11 @@ struct Finetune: ParsableCommand {
                     """.utf8))
             }
         }
-        let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
         trainer.memoryLimitBytes = try tree.memoryLimitBytes()
         let c = trainer.config
         let shape = c.treeShape
         FileHandle.standardError.write(Data("""
-            run \(name) in \(trainer.runFolder.path)\(resume ? " (resumed at step \(trainer.nextStep))" : "")
+            run \(name) in \(trainer.runFolder.path)\(resume && trainer.freshStartOnResume == nil ? " (resumed at step \(trainer.nextStep))" : "")
             \(c.algorithm.rawValue): depth \(shape.depth), branching \(shape.branching.map(String.init).joined(separator: ",")), step \(shape.stepTokens) tokens, up to \(c.leavesPerTree) leaves per question, \(c.promptsPerStep) questions per step
             data: \(trainer.data.source)
 
@@ -175,7 +181,8 @@ struct Finetune: ParsableCommand {
         } catch {
             progress.finish()
             let kept = trainer.lastCheckpoint.map { "last good checkpoint: \($0.folder.path)" } ?? "no checkpoint was written"
-            throw ValidationError("\(error)\n\(kept)")
+            FileHandle.standardError.write(Data("\(kept)\n".utf8))
+            throw error
         }
         progress.finish()
         if let ref = trainer.lastCheckpoint { print("checkpoint: \(ref.folder.path)") }

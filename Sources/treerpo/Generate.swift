@@ -55,11 +55,11 @@ struct Generate: ParsableCommand {
         runtime.apply()
         let base = URL(fileURLWithPath: workspace).appendingPathComponent("base")
         guard FileManager.default.fileExists(atPath: base.appendingPathComponent("config.json").path) else {
-            throw ValidationError("no imported model in \(base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
+            throw InputError("no imported model in \(base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
         }
         let tokenizerURL = base.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
-            throw ValidationError("\(tokenizerURL.path) is missing; re-run `treerpo import` to write the tokenizer")
+            throw InputError("\(tokenizerURL.path) is missing; re-run `treerpo import` to write the tokenizer")
         }
         let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
         let model = try TransformerModel(folder: base)

@@ -72,19 +72,21 @@ struct Sample: ParsableCommand {
         runtime.apply()
         let base = URL(fileURLWithPath: workspace).appendingPathComponent("base")
         guard FileManager.default.fileExists(atPath: base.appendingPathComponent("config.json").path) else {
-            throw ValidationError("no imported model in \(base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
+            throw InputError("no imported model in \(base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
         }
         let tokenizerURL = base.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
-            throw ValidationError("\(tokenizerURL.path) is missing; re-run `treerpo import` to write the tokenizer")
+            throw InputError("\(tokenizerURL.path) is missing; re-run `treerpo import` to write the tokenizer")
         }
         let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
         let model = try TransformerModel(folder: base)
         let (text, problem) = try promptText()
         let promptIds = tokenizer.encode(text, addSpecialTokens: true)
+        let budget = tree.responseBudget(promptLength: promptIds.count, positions: model.config.maxPositions)
+        if let note = budget.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
         let options = try tree.samplingOptions(
             seed: seed, newlineTokens: TreeOptions.newlineTokenIds(tokenizer, vocab: model.config.vocabSize),
-            stopTokens: Set(model.config.eosTokenIds))
+            stopTokens: Set(model.config.eosTokenIds), maxResponseTokens: budget.tokens)
         let sampler = TreeSampler(model: model)
         var sampled = try sampler.sample(prompts: [promptIds], options: options, memoryLimitBytes: try tree.memoryLimitBytes())[0]
         sampled.question = problem?.question ?? text

@@ -29,8 +29,21 @@ struct TreeOptions: ParsableArguments {
           help: "Depth-D steps run on to EOS or the budget (else they are cut after one step).")
     var lastLevelRunsToEnd = true
 
-    @Option(name: .customLong("max-response-tokens"), help: "Most response tokens on any root-to-leaf path.")
-    var maxResponseTokens = 256
+    @Option(name: .customLong("max-response-tokens"),
+            help: "Most response tokens on any root-to-leaf path (default \(TreeOptions.defaultMaxResponseTokens), lowered by sample to what fits the model's context).")
+    var maxResponseTokensOption: Int?
+
+    static let defaultMaxResponseTokens = 256
+    var maxResponseTokens: Int { maxResponseTokensOption ?? Self.defaultMaxResponseTokens }
+
+    /// The response budget for a prompt of `promptLength` tokens in a model of `positions`: a
+    /// budget given on the command line stands (the sampler refuses one that cannot fit, with the
+    /// numbers); the default is lowered to fit, with a note saying so.
+    func responseBudget(promptLength: Int, positions: Int) -> (tokens: Int, note: String?) {
+        let room = positions - promptLength
+        guard maxResponseTokensOption == nil, room < maxResponseTokens, room >= 1 else { return (maxResponseTokens, nil) }
+        return (room, "note: --max-response-tokens lowered from its default \(maxResponseTokens) to \(room): the prompt takes \(promptLength) of the model's \(positions) positions")
+    }
 
     @Option(help: "Sampling temperature (0 = greedy).")
     var temperature: Float = 1
@@ -87,11 +100,11 @@ struct TreeOptions: ParsableArguments {
 
     /// The sampler's options; `newlineTokens` and `stopTokens` come from the tokenizer and the
     /// model config (the sampler sees ids only).
-    func samplingOptions(seed: UInt64, newlineTokens: Set<Int>, stopTokens: Set<Int>) throws -> TreeSamplingOptions {
+    func samplingOptions(seed: UInt64, newlineTokens: Set<Int>, stopTokens: Set<Int>, maxResponseTokens budget: Int? = nil) throws -> TreeSamplingOptions {
         TreeSamplingOptions(
             depth: depth, branching: try branchingPerLevel(), stepTokens: stepTokens,
             stepBoundary: stepBoundary == .tokens ? .tokens : .newline(minTokens: minStepTokens),
-            newlineTokens: newlineTokens, lastLevelRunsToEnd: lastLevelRunsToEnd, maxResponseTokens: maxResponseTokens,
+            newlineTokens: newlineTokens, lastLevelRunsToEnd: lastLevelRunsToEnd, maxResponseTokens: budget ?? maxResponseTokens,
             sampler: SamplerChain(temperature: temperature, topK: topK, topP: topP), seed: seed, stopTokens: stopTokens)
     }
 

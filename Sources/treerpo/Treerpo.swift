@@ -9,9 +9,17 @@ struct Treerpo: ParsableCommand {
         subcommands: [Import.self, Generate.self, Sample.self, Finetune.self, Eval.self, Export.self, Report.self, DataCommand.self, Bench.self, ExportLogitsCommand.self]
     )
 
-    /// Checks the CPU before any kernel runs, then parses and runs the command.
+    /// Checks the CPU before any kernel runs, then parses and runs the command. Exit codes: 64
+    /// for a wrong command line (with usage), 1 for bad input files, 2 for runtime failures
+    /// (`ExitStatus`).
     static func main() {
         CPUFeatures.requireSIMD()
-        main(nil)
+        var command: ParsableCommand
+        do {
+            command = try parseAsRoot(nil)
+        } catch {
+            exit(withError: error)
+        }
+        ExitStatus.run(&command)
     }
 }

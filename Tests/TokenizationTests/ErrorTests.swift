@@ -97,3 +97,35 @@ import Testing
         #expect(throws: TokenizerError.self) { try Tokenizer(contentsOf: url) }
     }
 }
+
+/// Ids far beyond any real vocabulary are refused before anything is sized by them (an id of
+/// 2^31, 2^40 or 2^62 used to size the id -> token table and crash the import).
+@Suite struct HugeIdTests {
+    static let ids: [Int64] = [1 << 24, 1 << 31, 1 << 40, 1 << 62]
+
+    func error(_ json: String) -> TokenizerError? {
+        do {
+            _ = try Tokenizer(json: Data(json.utf8), fileName: "bad/tokenizer.json")
+            return nil
+        } catch let error as TokenizerError {
+            return error
+        } catch {
+            Issue.record("not a TokenizerError: \(error)")
+            return nil
+        }
+    }
+
+    @Test(arguments: ids)
+    func vocabularyIdAboveTheLimitIsRefused(id: Int64) throws {
+        let e = try #require(error(#"{"added_tokens": [], "model": {"type": "BPE", "vocab": {"a": 0, "b": \#(id)}, "merges": []}}"#))
+        #expect(e.field == "model.vocab")
+        #expect(e.description.contains("\(id)") && e.description.contains("\(Tokenizer.maxTokenId)"))
+    }
+
+    @Test(arguments: ids)
+    func addedTokenIdAboveTheLimitIsRefused(id: Int64) throws {
+        let e = try #require(error(#"{"added_tokens": [{"id": \#(id), "content": "<x>", "special": true}], "model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}}"#))
+        #expect(e.field.hasPrefix("added_tokens"))
+        #expect(e.description.contains("\(id)") && e.description.contains("\(Tokenizer.maxTokenId)"))
+    }
+}

@@ -93,6 +93,33 @@ import Tokenization
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path) == ["base"])
     }
 
+    /// A user's file, folder or link named `base` in the workspace is never deleted or replaced by
+    /// an import, with or without `--replace` (a file named base was deleted, exit 0).
+    @Test(arguments: ["file", "folder", "link"], [false, true])
+    func somethingNamedBaseThatImportDidNotWriteIsLeftAlone(kind: String, replace: Bool) throws {
+        let root = try ImportSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let workspace = Workspace(root: root)
+        let fm = FileManager.default
+        let target = root.appendingPathComponent("notes.txt")
+        try Data("my notes".utf8).write(to: target)
+        switch kind {
+        case "file": try Data("user data".utf8).write(to: workspace.base)
+        case "folder":
+            try fm.createDirectory(at: workspace.base, withIntermediateDirectories: false)
+            try Data("user data".utf8).write(to: workspace.base.appendingPathComponent("config.json"))
+        default: try fm.createSymbolicLink(at: workspace.base, withDestinationURL: target)
+        }
+        let before = ImportSupport.snapshot(root)
+        let error = #expect(throws: ImportError.self) {
+            try Importer.run(.init(source: FixtureModels.folder("llama-hf"), workspace: workspace, replace: replace))
+        }
+        #expect(error?.kind == .workspace && error?.file == workspace.base.path, "\(String(describing: error))")
+        #expect(error?.message.contains("left as it is") == true)
+        #expect(ImportSupport.snapshot(root) == before)
+        #expect((try? fm.destinationOfSymbolicLink(atPath: workspace.base.path)) == (kind == "link" ? target.path : nil))
+    }
+
     /// The config read off the graph equals the exporter's config.json in every field the graph
     /// determines (max positions of a RoPE model and token ids are not in the graph).
     @Test(arguments: ImportSupport.onnxFixtures)

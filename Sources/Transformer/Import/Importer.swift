@@ -77,6 +77,7 @@ public enum Importer {
     public static func run(_ request: Request, tokenizerVocabulary: ((URL) throws -> Int)? = nil) throws -> Summary {
         let start = DispatchTime.now().uptimeNanoseconds
         let workspace = request.workspace
+        try refuseForeignBase(workspace)
         if workspace.hasBase, !request.replace {
             throw ImportError(.workspace, file: workspace.base.path,
                               "expected an empty workspace, found an imported model already (runs may depend on it); pass --replace or another --workspace")
@@ -183,6 +184,21 @@ public enum Importer {
         }
         let beside = folder.appendingPathComponent("tokenizer.json")
         return FileManager.default.fileExists(atPath: beside.path) ? beside : nil
+    }
+
+    /// Import replaces `base/` only when it is a model treerpo wrote (a real folder holding
+    /// `config.json` and `model.safetensors`): a user's file, link or other folder of that name is
+    /// never deleted, with or without `--replace`.
+    static func refuseForeignBase(_ workspace: Workspace) throws {
+        var info = stat()
+        guard lstat(workspace.base.path, &info) == 0 else { return }  // nothing there
+        let fm = FileManager.default
+        let isFolder = info.st_mode & S_IFMT == S_IFDIR
+        if isFolder, fm.fileExists(atPath: workspace.baseConfig.path), fm.fileExists(atPath: workspace.baseWeights.path) { return }
+        let found = info.st_mode & S_IFMT == S_IFLNK ? "a symbolic link"
+            : isFolder ? "a folder without config.json and model.safetensors" : "a file"
+        throw ImportError(.workspace, file: workspace.base.path,
+                          "expected nothing there or a model imported by treerpo, found \(found); it is left as it is: move it away or import into another workspace")
     }
 
     /// Writes `base/` into a temporary sibling, then swaps it in; on any failure the temporary is

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import ModelFiles
+import Sampling
+import Tokenization
+import Transformer
+import TreeRPO
+
+/// What the process exits with, and the one line it prints, when a command fails:
+///   64  the command line is wrong (ArgumentParser prints the message and the usage);
+///    1  the input is bad: a model, config, tokenizer, data or checkpoint file that cannot be used;
+///    2  the command failed while running: I/O (full disk, permissions), the reward command,
+///       non-finite training, a request that does not fit in memory.
+/// Runtime failures print no usage: nothing on the command line was wrong.
+enum ExitStatus {
+    static let badInput: Int32 = 1
+    static let runtime: Int32 = 2
+
+    static func code(for error: Error) -> Int32 {
+        switch error {
+        case let e as ExportError:
+            return e.kind == .io ? runtime : badInput
+        case is ImportError, is ModelFileError, is TokenizerError, is ModelConfigError, is DatasetError,
+             is LoadError, is CheckpointError, is WorkspaceModelError, is ReportError, is InputError:
+            return badInput
+        default:
+            return runtime
+        }
+    }
+
+    /// The error in plain words: the library's own errors already name the file, field and value;
+    /// Foundation's are turned into "cannot read FILE: reason" instead of a domain and a number.
+    static func message(for error: Error) -> String {
+        if let e = error as? CocoaError { return describe(e) }
+        if let e = error as? POSIXError { return String(cString: strerror(e.code.rawValue)) }
+        if let e = error as? CustomStringConvertible { return e.description }
+        return "\(error)"
+    }
+
+    static func describe(_ e: CocoaError) -> String {
+        let file = e.filePath ?? e.url?.path ?? "a file"
+        var reason = ""
+        if let underlying = e.underlying as? POSIXError {
+            reason = String(cString: strerror(underlying.code.rawValue))
+        } else if let underlying = e.underlying as NSError?, underlying.domain == NSPOSIXErrorDomain {
+            reason = String(cString: strerror(Int32(underlying.code)))
+        }
+        let verb: String
+        switch e.code {
+        case .fileReadNoSuchFile, .fileNoSuchFile: return "\(file) does not exist"
+        case .fileReadNoPermission, .fileWriteNoPermission: return "\(file): permission denied"
+        case .fileWriteOutOfSpace: return "\(file): no space left on the device"
+        case .fileWriteFileExists: return "\(file) already exists"
+        case .fileReadCorruptFile, .propertyListReadCorrupt: return "\(file) is not in the expected format"
+        case .fileReadTooLarge: return "\(file) is too large to read"
+        case .fileReadInapplicableStringEncoding: return "\(file) is not UTF-8 text"
+        default: verb = e.code.rawValue >= 512 && e.code.rawValue < 1024 ? "cannot write" : "cannot read"
+        }
+        return "\(verb) \(file)" + (reason.isEmpty ? "" : ": \(reason)")
+    }
+
+    /// Runs a parsed command; on failure prints `Error: message` on stderr and exits with the
+    /// code above. Command-line errors keep ArgumentParser's handling (message, usage, 64).
+    static func run(_ command: inout ParsableCommand) -> Never {
+        do {
+            try command.run()
+            exit(0)
+        } catch let error as ValidationError {
+            Treerpo.exit(withError: error)
+        } catch let error where error is CleanExit || error is ExitCode {
+            Treerpo.exit(withError: error)
+        } catch {
+            FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
+            exit(code(for: error))
+        }
+    }
+}
+
+/// A bad input found by a command itself (no imported model, a missing tokenizer): exit 1.
+struct InputError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A failure while running that is no fault of the command line or the inputs: exit 2.
+struct RuntimeFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
