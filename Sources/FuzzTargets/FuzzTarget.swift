@@ -36,6 +36,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             || error is LoadError
     }
 
+    /// Words that belong to the implementation, not to the user's file: Foundation error domains,
+    /// Swift type and case names.
+    static let internals = ["NSCocoaErrorDomain", "CocoaError", "DecodingError", "JSONValue.", "Swift.", "malformedProtobuf",
+                            "Optional(", "keyNotFound", "typeMismatch", "valueNotFound", "dataCorrupted", "CodingKeys"]
+
     public func run(_ bytes: Data) throws -> Outcome {
         do {
             try read(bytes)
@@ -47,6 +52,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             // A refusal a user can act on names the file it read.
             guard message.contains(fileName) else {
                 throw Finding(description: "\(rawValue): the message does not name \(fileName): \(message)")
+            }
+            if let leak = Self.internals.first(where: { message.contains($0) }) {
+                throw Finding(description: "\(rawValue): the message shows \(leak), an internal a user cannot act on: \(message)")
             }
             return .refused(message)
         } catch {

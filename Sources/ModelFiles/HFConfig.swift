@@ -64,7 +64,7 @@ public struct HFConfig: Codable, Equatable, Sendable {
         do {
             value = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw ModelFileError(.malformed, file: file, "expected JSON, found: \(error)")
+            throw ModelFileError(.malformed, file: file, "expected JSON, found: \(PlainErrorText.describe(error))")
         }
         guard let object = value.objectValue else {
             throw ModelFileError(.malformed, file: file, "expected a JSON object at the top level, found \(value)")

@@ -76,3 +76,24 @@ public enum JSONValue: Codable, Equatable, Sendable {
     }
     public var isNull: Bool { self == .null }
 }
+
+/// A value in error messages as the JSON text it came from (`[1, 1e+23]`, `"silu"`), never as
+/// the enum's cases. Long values are cut at 200 characters.
+extension JSONValue: CustomStringConvertible {
+    public var description: String {
+        let text = json
+        return text.count > 200 ? String(text.prefix(200)) + "..." : text
+    }
+
+    var json: String {
+        switch self {
+        case .null: return "null"
+        case .bool(let v): return v ? "true" : "false"
+        case .int(let v): return String(v)
+        case .double(let v): return "\(v)"
+        case .string(let v): return v.debugDescription
+        case .array(let v): return "[" + v.map(\.json).joined(separator: ", ") + "]"
+        case .object(let v): return "{" + v.sorted { $0.key < $1.key }.map { "\($0.key.debugDescription): \($0.value.json)" }.joined(separator: ", ") + "}"
+        }
+    }
+}

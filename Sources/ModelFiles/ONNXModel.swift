@@ -29,7 +29,7 @@ public struct ONNXModel: Sendable {
             proto = try Onnx_ModelProto(serializedBytes: data, options: options)
         } catch {
             throw ModelFileError(.malformed, file: file,
-                                 "expected a protobuf ONNX ModelProto of \(data.count) bytes, found: \(error)")
+                                 "expected a protobuf ONNX ModelProto of \(data.count) bytes, found: \(PlainErrorText.describe(error))")
         }
         self.file = file
         externalFiles = ONNXExternalFiles(directory: directory)

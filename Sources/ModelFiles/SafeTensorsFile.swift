@@ -51,7 +51,7 @@ public struct SafeTensorsFile: Sendable {
             header = try JSONDecoder().decode([String: JSONValue].self, from: Data(headerBytes))
         } catch {
             throw ModelFileError(.malformed, file: file, subject: "header",
-                                 "expected a JSON object of \(length) bytes, found: \(error)")
+                                 "expected a JSON object of \(length) bytes, found: \(PlainErrorText.describe(error))")
         }
         let parsed = try Self.parse(header, file: file, dataSize: data.count - dataStart)
         metadata = parsed.metadata

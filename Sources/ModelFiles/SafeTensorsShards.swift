@@ -81,7 +81,7 @@ public enum SafeTensorsShards {
         do {
             root = try JSONDecoder().decode(JSONValue.self, from: data)
         } catch {
-            throw ModelFileError(.malformed, file: indexFileName, "expected JSON, found: \(error)")
+            throw ModelFileError(.malformed, file: indexFileName, "expected JSON, found: \(PlainErrorText.describe(error))")
         }
         guard let map = root.objectValue?["weight_map"]?.objectValue else {
             throw ModelFileError(.malformed, file: indexFileName, subject: "field 'weight_map'",

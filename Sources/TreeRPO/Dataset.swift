@@ -48,7 +48,7 @@ public enum Dataset {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw DatasetError(file: url.path, line: nil, field: nil, message: "cannot read: \(error.localizedDescription)")
+            throw DatasetError(file: url.path, line: nil, field: nil, message: "cannot read it: \(PlainErrorText.describe(error))")
         }
         return try parse(data, file: url.path, questionField: questionField, answerField: answerField)
     }

@@ -29,34 +29,11 @@ enum ExitStatus {
     }
 
     /// The error in plain words: the library's own errors already name the file, field and value;
-    /// Foundation's are turned into "cannot read FILE: reason" instead of a domain and a number.
+    /// Foundation's and the decoders' are described by `PlainErrorText`.
     static func message(for error: Error) -> String {
-        if let e = error as? CocoaError { return describe(e) }
         if let e = error as? POSIXError { return String(cString: strerror(e.code.rawValue)) }
-        if let e = error as? CustomStringConvertible { return e.description }
+        if error is CocoaError || error is DecodingError { return PlainErrorText.describe(error) }
         return "\(error)"
-    }
-
-    static func describe(_ e: CocoaError) -> String {
-        let file = e.filePath ?? e.url?.path ?? "a file"
-        var reason = ""
-        if let underlying = e.underlying as? POSIXError {
-            reason = String(cString: strerror(underlying.code.rawValue))
-        } else if let underlying = e.underlying as NSError?, underlying.domain == NSPOSIXErrorDomain {
-            reason = String(cString: strerror(Int32(underlying.code)))
-        }
-        let verb: String
-        switch e.code {
-        case .fileReadNoSuchFile, .fileNoSuchFile: return "\(file) does not exist"
-        case .fileReadNoPermission, .fileWriteNoPermission: return "\(file): permission denied"
-        case .fileWriteOutOfSpace: return "\(file): no space left on the device"
-        case .fileWriteFileExists: return "\(file) already exists"
-        case .fileReadCorruptFile, .propertyListReadCorrupt: return "\(file) is not in the expected format"
-        case .fileReadTooLarge: return "\(file) is too large to read"
-        case .fileReadInapplicableStringEncoding: return "\(file) is not UTF-8 text"
-        default: verb = e.code.rawValue >= 512 && e.code.rawValue < 1024 ? "cannot write" : "cannot read"
-        }
-        return "\(verb) \(file)" + (reason.isEmpty ? "" : ": \(reason)")
     }
 
     /// Runs a parsed command; on failure prints `Error: message` on stderr and exits with the

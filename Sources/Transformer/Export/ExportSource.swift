@@ -164,7 +164,7 @@ public struct ExportSource {
         do {
             object = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: url)).objectValue
         } catch {
-            throw ExportError(.checkpoint, file: url.path, "expected a JSON object, found: \(error)")
+            throw ExportError(.checkpoint, file: url.path, "expected a JSON object, found: \(PlainErrorText.describe(error))")
         }
         guard let object else {
             throw ExportError(.checkpoint, file: url.path, "expected a JSON object at the top level")

@@ -89,7 +89,7 @@ public struct ImportMap: Codable, Equatable, Sendable {
             throw ImportError(.source, file: url.lastPathComponent, "cannot read the import map: \(error)")
         }
         do { return try JSONDecoder().decode(ImportMap.self, from: data) } catch {
-            throw ImportError(.source, file: url.lastPathComponent, "expected an import map, found: \(error)")
+            throw ImportError(.source, file: url.lastPathComponent, "expected an import map, found: \(PlainErrorText.describe(error))")
         }
     }
 }

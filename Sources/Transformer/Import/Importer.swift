@@ -263,7 +263,7 @@ enum ConfigFile {
         }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ImportError(.config, file: url.path, "expected a readable config.json, found: \(error)")
+            throw ImportError(.config, file: url.path, "expected a readable config.json, found: \(PlainErrorText.describe(error))")
         }
         let hf = try HFConfig(data: data, file: url.path)
         do {
