@@ -12,6 +12,11 @@ gguf-dequant.gguf           one [2, 512] tensor per supported type and origin, w
                                                 Q4_K, Q5_K, Q6_K)
 gguf-dequant-expected.gguf  the same names as F32: gguf.dequantize of each tensor's bytes, the
                             reference the Swift dequantiser must equal bit for bit.
+gguf-quantize.gguf          "input": F32 [4, 256] (random normal rows, one all-zero block, one
+                            block of equal values, one with exact ties at .5 steps), and for every
+                            type gguf.quantize implements (F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0,
+                            Q5_1) that input quantised by the package: the bytes the Swift
+                            re-quantisation (GGUF export) must equal.
 
 Run with the tools venv: .venv-tools/bin/python tools/make_gguf_fixtures.py
 """
@@ -63,7 +68,19 @@ def main():
         w.write_kv_data_to_file()
         w.write_tensors_to_file()
         w.close()
-    for name in ("gguf-dequant.gguf", "gguf-dequant-expected.gguf"):
+    values = (rng.standard_normal((4, 256)) * 0.5).astype(np.float32)
+    values[1, :32] = 0
+    values[1, 32:64] = 0.375
+    values[2, :32] = np.arange(-16, 16, dtype=np.float32) * 0.5
+    quantised = gguf.GGUFWriter(OUT / "gguf-quantize.gguf", "quantize-fixture")
+    quantised.add_tensor("input", values, raw_dtype=T.F32)
+    for qtype in [T.F16, T.BF16, T.Q8_0, T.Q4_0, T.Q4_1, T.Q5_0, T.Q5_1]:
+        quantised.add_tensor(qtype.name, gguf.quantize(values, qtype), raw_dtype=qtype)
+    quantised.write_header_to_file()
+    quantised.write_kv_data_to_file()
+    quantised.write_tensors_to_file()
+    quantised.close()
+    for name in ("gguf-dequant.gguf", "gguf-dequant-expected.gguf", "gguf-quantize.gguf"):
         print(name, (OUT / name).stat().st_size, "bytes")
 
 

@@ -25,6 +25,9 @@ else
   swift build -c release -Xswiftc -enable-testing --product treerpo  # built by the tests already: no rebuild
   bash tools/setup-python.sh tools
   .venv-tools/bin/python tools/check_export_interop.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo"
+  # GGUF export: transformers loads the exported GGUF files and HF folders (the real SmolLM2 too when fetched).
+  .venv-tools/bin/python tools/check_gguf_export.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo" \
+    ${TREERPO_SMOLLM2_GGUF:+--smollm2 "$TREERPO_SMOLLM2_GGUF"}
 fi
 if [ "${TREERPO_SKIP_QUICKSTART:-0}" = 1 ]; then
   echo "treerpo: shortened quickstart skipped (TREERPO_SKIP_QUICKSTART=1)"
