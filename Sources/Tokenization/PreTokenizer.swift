@@ -7,12 +7,16 @@ indirect enum PreTokenizer: Sendable {
     /// `use_regex`: split with the GPT-2 pattern first.
     case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
     case split(SplitPattern)
+    /// Numbers (general category N*, Rust's `char::is_numeric`) apart from the rest: each one
+    /// alone (`individual`) or runs of them together.
+    case digits(individual: Bool)
     case sequence([PreTokenizer])
 
     init(_ config: PreTokenizerConfig) {
         switch config {
         case let .byteLevel(addPrefixSpace, useRegex): self = .byteLevel(addPrefixSpace: addPrefixSpace, useRegex: useRegex)
         case let .split(pattern): self = .split(pattern)
+        case let .digits(individual): self = .digits(individual: individual)
         case let .sequence(list): self = .sequence(list.map(PreTokenizer.init))
         }
     }
@@ -26,6 +30,22 @@ indirect enum PreTokenizer: Sendable {
             var out: [ArraySlice<Unicode.Scalar>] = []
             out.reserveCapacity(words.count * 4)
             for word in words where !word.isEmpty { pattern.split(word, into: &out) }
+            words = out
+        case let .digits(individual):
+            var out: [ArraySlice<Unicode.Scalar>] = []
+            out.reserveCapacity(words.count * 2)
+            for word in words where !word.isEmpty {
+                var i = word.startIndex
+                while i < word.endIndex {
+                    let isNumber = CharClass.of(word[i]).has(.number)
+                    var end = i + 1
+                    if !isNumber || !individual {
+                        while end < word.endIndex, CharClass.of(word[end]).has(.number) == isNumber { end += 1 }
+                    }
+                    out.append(word[i..<end])
+                    i = end
+                }
+            }
             words = out
         case let .byteLevel(addPrefixSpace, useRegex):
             var pieces: [ArraySlice<Unicode.Scalar>] = []

@@ -90,17 +90,21 @@ indirect enum NormalizerConfig: Decodable {
 indirect enum PreTokenizerConfig: Decodable {
     case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
     case split(SplitPattern)
+    /// `{"type": "Digits", "individual_digits": true}` (SmolLM2, StarCoder).
+    case digits(individual: Bool)
     case sequence([PreTokenizerConfig])
 
     init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: NamedKey.self)
-        switch try componentType(decoder, supported: ["ByteLevel", "Split", "Sequence"]) {
+        switch try componentType(decoder, supported: ["ByteLevel", "Split", "Digits", "Sequence"]) {
         case "ByteLevel":
             self = .byteLevel(
                 addPrefixSpace: try c.decodeIfPresent(Bool.self, forKey: NamedKey("add_prefix_space")) ?? true,
                 useRegex: try c.decodeIfPresent(Bool.self, forKey: NamedKey("use_regex")) ?? true)
         case "Split":
             self = .split(try SplitPattern(splitConfig: c))
+        case "Digits":
+            self = .digits(individual: try c.decodeIfPresent(Bool.self, forKey: NamedKey("individual_digits")) ?? false)
         default:
             self = .sequence(try c.decode([PreTokenizerConfig].self, forKey: NamedKey("pretokenizers")))
         }

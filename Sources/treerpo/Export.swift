@@ -1,13 +1,17 @@
 import ArgumentParser
 import Foundation
+import ModelFiles
 import Transformer
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Write a checkpoint back out: into the imported ONNX graph and as a Hugging Face folder.",
+        abstract: "Write a checkpoint back out: into the imported ONNX graph or GGUF file, and as a Hugging Face folder.",
         discussion: """
         Writes OUT/onnx/model.onnx (the imported graph with every mapped initializer replaced, in \
-        its original type, layout and storage; external data files keep their names), OUT/hf/ \
+        its original type, layout and storage; external data files keep their names), \
+        OUT/gguf/NAME.gguf for a model imported from GGUF (same metadata and tensor order; each \
+        tensor in its source type, re-quantised by llama.cpp's reference algorithm when it \
+        changed, else byte for byte; or every 2-D tensor in --gguf-type), OUT/hf/ \
         (model.safetensors F32 with canonical names, config.json, generation_config.json, \
         tokenizer files) and OUT/EXPORT.md (provenance). Default checkpoint: the newest of the \
         run that saved last; without any, the imported model itself. Everything is written under \
@@ -24,8 +28,11 @@ struct Export: ParsableCommand {
     @Option(help: "Output folder (default: WORKSPACE/export).")
     var out: String?
 
-    @Option(help: "Comma-separated formats: onnx, safetensors (default: both; onnx only for a model imported from ONNX).")
+    @Option(help: "Comma-separated formats: onnx, gguf, safetensors (default: safetensors, plus onnx or gguf for a model imported from one).")
     var format: String?
+
+    @Option(name: .customLong("gguf-type"), help: "GGUF export: f32, f16 or q8_0 for every 2-D tensor (default: each tensor's source type).")
+    var ggufType: String?
 
     @Option(name: .customLong("max-shard-size"), help: "Largest safetensors shard, e.g. 5GB, 500MB, 1000000 (bytes).")
     var maxShardSize = "5GB"
@@ -38,11 +45,11 @@ struct Export: ParsableCommand {
         var result: Set<Exporter.Format> = []
         for name in format.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
             guard let f = Exporter.Format(rawValue: name == "hf" ? "safetensors" : name) else {
-                throw ValidationError("--format: expected onnx or safetensors (comma-separated), found '\(name)'")
+                throw ValidationError("--format: expected onnx, gguf or safetensors (comma-separated), found '\(name)'")
             }
             result.insert(f)
         }
-        guard !result.isEmpty else { throw ValidationError("--format: expected at least one of onnx, safetensors") }
+        guard !result.isEmpty else { throw ValidationError("--format: expected at least one of onnx, gguf, safetensors") }
         return result
     }
 
@@ -56,18 +63,30 @@ struct Export: ParsableCommand {
         return Int(upper).flatMap { $0 > 0 ? $0 : nil }
     }
 
+    func parsedGGUFType() throws -> GGMLType? {
+        guard let ggufType else { return nil }
+        switch ggufType.lowercased() {
+        case "f32": return .f32
+        case "f16": return .f16
+        case "q8_0": return .q8_0
+        default: throw ValidationError("--gguf-type: expected f32, f16 or q8_0, found '\(ggufType)'")
+        }
+    }
+
     func validate() throws {
         _ = try parsedFormats()
+        _ = try parsedGGUFType()
         guard Self.bytes(maxShardSize) != nil else {
             throw ValidationError("--max-shard-size: expected a positive size such as 5GB, 500MB or 1000000, found '\(maxShardSize)'")
         }
     }
 
     func run() throws {
-        let request = Exporter.Request(
+        var request = Exporter.Request(
             workspace: Workspace(root: URL(fileURLWithPath: workspace)), checkpoint: checkpoint,
             out: out.map { URL(fileURLWithPath: $0) }, formats: try parsedFormats(), replace: replace,
             maxShardBytes: Self.bytes(maxShardSize)!)
+        request.ggufType = try parsedGGUFType()
         print(try Exporter.run(request).lines.joined(separator: "\n"))
     }
 }

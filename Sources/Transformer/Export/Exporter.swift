@@ -5,6 +5,7 @@ import ModelFiles
 /// untrained import when there is none) written as
 ///
 ///     <out>/onnx/model.onnx (+ its external data files, same names as the source's)
+///     <out>/gguf/<source name>.gguf (a model imported from GGUF; see GGUFWriteBack)
 ///     <out>/hf/model.safetensors, config.json, generation_config.json, tokenizer.json, tokenizer_config.json
 ///     <out>/EXPORT.md
 ///
@@ -13,7 +14,7 @@ import ModelFiles
 /// was; a killed one leaves only a hidden temporary that the next export removes.
 public enum Exporter {
     public enum Format: String, CaseIterable, Sendable {
-        case onnx, safetensors
+        case onnx, safetensors, gguf
     }
 
     public struct Request {
@@ -32,6 +33,8 @@ public enum Exporter {
         /// Test seam: the bytes the export may write before writes fail as on a full disk.
         public var budget: ExportByteBudget?
         public var date: Date
+        /// GGUF export: nil keeps each tensor's source type; else every 2-D tensor in this type.
+        public var ggufType: GGMLType?
 
         public init(workspace: Workspace = .default, checkpoint: String? = nil, out: URL? = nil, formats: Set<Format>? = nil,
                     replace: Bool = false, maxShardBytes: Int = Exporter.defaultMaxShardBytes,
@@ -45,6 +48,7 @@ public enum Exporter {
             self.maxProtobufBytes = maxProtobufBytes
             self.budget = budget
             self.date = date
+            self.ggufType = nil
         }
     }
 
@@ -65,7 +69,7 @@ public enum Exporter {
         public var lines: [String] {
             var out = [untrainedBecause.map { "exported \(weights): \($0)" } ?? "exported \(weights)",
                        "  to          \(self.out.path)"]
-            for format in ["onnx/", "hf/"] {
+            for format in ["onnx/", "gguf/", "hf/"] {
                 let names = files.filter { $0.hasPrefix(format) }.map { String($0.dropFirst(format.count)) }
                 if !names.isEmpty { out.append("  \(format.padding(toLength: 12, withPad: " ", startingAt: 0))\(names.joined(separator: ", "))") }
             }
@@ -84,6 +88,7 @@ public enum Exporter {
     public static let protobufLimit = (1 << 31) - (1 << 20)
 
     public static let onnxFolder = "onnx"
+    public static let ggufFolder = "gguf"
     public static let hfFolder = "hf"
     public static let onnxName = "model.onnx"
 
@@ -100,6 +105,22 @@ public enum Exporter {
             }
             formats.remove(.onnx)
             notes.append("no ONNX written: the model was imported from \(source.map.source.format), there is no graph to write into")
+        }
+        let fromGGUF = source.map.source.format == "gguf"
+        if formats.contains(.gguf), !fromGGUF {
+            guard request.formats == nil else {
+                throw ExportError(.unsupported, file: source.workspace.baseImportMap.path,
+                                  "expected a model imported from GGUF to export GGUF, found one imported from \(source.map.source.format) (\(source.map.source.path)); use --format safetensors")
+            }
+            formats.remove(.gguf)
+        }
+        // Built (and checked against the source) before anything is written.
+        var gguf: (data: Data, rewritten: Int)? = nil
+        if formats.contains(.gguf) {
+            gguf = try GGUFWriteBack.bytes(source, target: request.ggufType)
+            let name = URL(fileURLWithPath: source.map.source.path).lastPathComponent
+            notes.append(request.ggufType.map { "gguf/\(name): every 2-D tensor as \($0), 1-D tensors F32" }
+                         ?? "gguf/\(name): each tensor in its source type, \(gguf!.rewritten) changed tensors re-quantised, the rest byte for byte")
         }
         // Read and check the ONNX source before anything is written.
         var onnx: ONNXWriteBack? = nil
@@ -126,6 +147,9 @@ public enum Exporter {
                     throw ExportError(.unsupported, file: onnxName, "cannot serialize the ModelProto: \(error)")
                 }
                 try files.write("\(onnxFolder)/\(onnxName)", data: bytes)
+            }
+            if let gguf {
+                try files.write("\(ggufFolder)/\(URL(fileURLWithPath: source.map.source.path).lastPathComponent)", data: gguf.data)
             }
             if formats.contains(.safetensors) {
                 try HFFolderExport.write(source, folder: hfFolder, maxShardBytes: request.maxShardBytes, files: files)

@@ -32,8 +32,12 @@ public enum Importer {
         public let map: ImportMap
         /// Where each inferred config field came from (empty when a config.json was used).
         public let inferenceNotes: [String]
-        /// "FLOAT", "FLOAT16 x 25, FLOAT x 2", "F32", ...
+        /// "FLOAT", "FLOAT16 x 25, FLOAT x 2", "F32", "Q4_1 x 210, F32 x 61, Q8_0", ...
         public let sourceDType: String
+        /// Tokenizer files made from the source itself (a GGUF's `tokenizer.ggml.*`): file name ->
+        /// bytes, written into `base/` unless `--tokenizer` names a file.
+        public var generatedTokenizer: [String: Data] = [:]
+        public var tokenizerSummary: String? = nil
     }
 
     public struct Summary: Sendable {
@@ -83,7 +87,8 @@ public enum Importer {
                               "expected an empty workspace, found an imported model already (runs may depend on it); pass --replace or another --workspace")
         }
         let loaded = try load(request)
-        let tokenizer = try findTokenizer(request)
+        // A tokenizer built from the source wins over a tokenizer.json lying beside it; --tokenizer over both.
+        let tokenizer = loaded.generatedTokenizer.isEmpty || request.tokenizer != nil ? try findTokenizer(request) : nil
         if let tokenizer, let tokenizerVocabulary {
             let size = try tokenizerVocabulary(tokenizer)
             guard size <= loaded.config.vocabSize else {
@@ -97,7 +102,7 @@ public enum Importer {
             family: c.family, tensors: loaded.parameters.entries.count, scalars: c.parameterSpecs.reduce(0) { $0 + $1.count },
             layers: c.layers, heads: c.heads, kvHeads: c.kvHeads, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize,
             sourceDType: loaded.sourceDType, configSource: loaded.map.config,
-            tokenizer: tokenizer.map { "\($0.path) (copied)" } ?? "none found (pass --tokenizer tokenizer.json)",
+            tokenizer: tokenizer.map { "\($0.path) (copied)" } ?? loaded.tokenizerSummary ?? "none found (pass --tokenizer tokenizer.json)",
             inferenceNotes: loaded.inferenceNotes,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, base: workspace.base)
     }
@@ -107,7 +112,7 @@ public enum Importer {
         let source = request.source.standardizedFileURL
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: source.path, isDirectory: &isDirectory) else {
-            throw ImportError(.source, file: source.path, "expected a .onnx file, a .safetensors file or a Hugging Face folder, found nothing at this path")
+            throw ImportError(.source, file: source.path, "expected a .onnx, .safetensors or .gguf file or a Hugging Face folder, found nothing at this path")
         }
         if isDirectory.boolValue {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: source.path)) ?? []
@@ -124,8 +129,9 @@ public enum Importer {
         switch source.pathExtension.lowercased() {
         case "onnx": return try loadONNX(source, config: request.config)
         case "safetensors": return try SafeTensorsImport.load(file: source, config: request.config)
+        case "gguf": return try GGUFImport.load(file: source, config: request.config)
         default:
-            throw ImportError(.source, file: source.path, "expected a .onnx or .safetensors file or a Hugging Face folder, found extension '.\(source.pathExtension)'")
+            throw ImportError(.source, file: source.path, "expected a .onnx, .safetensors or .gguf file or a Hugging Face folder, found extension '.\(source.pathExtension)'")
         }
     }
 
@@ -221,6 +227,11 @@ public enum Importer {
             try SafeTensorsWriter.write(entries, to: temporary.appendingPathComponent(SafeTensorsShards.singleFileName))
             try loaded.configJSON.write(to: temporary.appendingPathComponent("config.json"))
             try loaded.map.encoded().write(to: temporary.appendingPathComponent(ImportMap.fileName))
+            if tokenizer == nil {
+                for (name, bytes) in loaded.generatedTokenizer.sorted(by: { $0.key < $1.key }) {
+                    try bytes.write(to: temporary.appendingPathComponent(name))
+                }
+            }
             if let tokenizer {
                 try fm.copyItem(at: tokenizer, to: temporary.appendingPathComponent("tokenizer.json"))
                 let extra = tokenizer.deletingLastPathComponent().appendingPathComponent("tokenizer_config.json")
