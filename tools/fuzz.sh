@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of every reader treerpo runs on a file it is given (ONNX import,
-# safetensors, config.json, tokenizer.json): libFuzzer with AddressSanitizer, each target for
+# safetensors, config.json, tokenizer.json, GGUF import): libFuzzer with AddressSanitizer, each target for
 # FUZZ_SECONDS (default 45), a 2 GiB memory limit, 1 GiB per allocation and 10 s per input.
 # Any crash, trap, sanitizer report, error of a type that is not the library's own, over-limit
 # allocation or hang fails the run, and libFuzzer leaves the input as crash-*/oom-*/timeout-*
 # in the working folder (FUZZ_ARTIFACTS, default a temporary folder, printed).
-#   bash tools/fuzz.sh [TARGET...]        (default: all four)
+#   bash tools/fuzz.sh [TARGET...]        (default: all five)
 # Seeds: the committed fixtures of each kind plus Fuzz/corpus/TARGET/. CI runs this (tools/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-45}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx safetensors config tokenizer)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx safetensors config tokenizer gguf)
 flags=(-c release --product treerpo-fuzz --scratch-path .build-fuzz
        -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library -Xswiftc -DFUZZING)
 swift build "${flags[@]}" 2>&1 | grep -v "Cannot export local symbol" | tail -3
@@ -23,7 +23,8 @@ for target in "${targets[@]}"; do
     safetensors) seeds=(Fixtures/models/qwen2-hf Fixtures/models/gpt2-hf) pattern='model.safetensors' ;;
     config) seeds=(Fixtures/models/*-hf Fixtures/models/qwen2-legacy-folded) pattern='config.json' ;;
     tokenizer) seeds=(Tests/TokenizationTests/Fixtures) pattern='*.tokenizer.json' ;;
-    *) echo "treerpo: unknown fuzz target $target (onnx, safetensors, config, tokenizer)" >&2; exit 64 ;;
+    gguf) seeds=(Fixtures/models/llama-gguf Fixtures/models/qwen2-gguf Fixtures/gguf-tokenizer) pattern='*.gguf' ;;
+    *) echo "treerpo: unknown fuzz target $target (onnx, safetensors, config, tokenizer, gguf)" >&2; exit 64 ;;
   esac
   # libFuzzer reads seed files from folders: one folder of copies per target, plus the committed corpus.
   work=$(mktemp -d); mkdir -p "$work/new" "$work/seeds"

@@ -16,6 +16,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case config
     /// A `tokenizer.json`, then an encode and a decode with it.
     case tokenizer
+    /// A GGUF file: header, metadata, tensor table, the tokenizer rebuilt from its metadata, then
+    /// the whole import (config from the metadata, every tensor dequantised).
+    case gguf
 
     /// What a run of the reader on one input came to.
     public enum Outcome: Equatable, Sendable {
@@ -62,12 +65,19 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
+    static let scratch: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("treerpo-fuzz-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }()
+
     var fileName: String {
         switch self {
         case .onnx: return "model.onnx"
         case .safetensors: return "model.safetensors"
         case .config: return "config.json"
         case .tokenizer: return "tokenizer.json"
+        case .gguf: return "model.gguf"
         }
     }
 
@@ -90,6 +100,13 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             let tokenizer = try Tokenizer(json: bytes, fileName: fileName)
             let ids = tokenizer.encode("Question: 12 + 30 = ?\nAnswer: 42 héllo 🙂", addSpecialTokens: true)
             _ = tokenizer.decode(ids)
+        case .gguf:
+            let file = try GGUFFile(data: bytes, file: fileName)
+            _ = try GGUFTokenizer.build(file)
+            // The importer reads from a path: one scratch file per process, rewritten per case.
+            let url = Self.scratch.appendingPathComponent(fileName)
+            try bytes.write(to: url)
+            _ = try Importer.load(Importer.Request(source: url))
         }
     }
 }

@@ -28,6 +28,7 @@ enum TokenizerErrorProbe {
         (.tokenizer, ["Tests/TokenizationTests/Fixtures/gpt2.tokenizer.json", "Fuzz/corpus/tokenizer/minimal-bytelevel.json"], 600),
         (.safetensors, ["Fixtures/models/qwen2-hf/model.safetensors"], 300),
         (.onnx, ["Fixtures/models/llama-legacy-folded/model.onnx"], 200),
+        (.gguf, ["Fixtures/models/llama-gguf/model.gguf", "Fixtures/gguf-tokenizer/gguf-tokenizer.gguf"], 200),
     ]
 
     @Test(.timeLimit(.minutes(2)), arguments: 0..<cases.count)
