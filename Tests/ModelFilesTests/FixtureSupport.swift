@@ -5,7 +5,7 @@ import Testing
 /// Where the committed fixtures live and what they should contain.
 /// Fixtures and expected.json come from `python tools/make_modelfiles_fixtures.py`.
 enum Fixtures {
-    static let regenerate = "regenerate with: /work/pyenv/bin/python tools/make_modelfiles_fixtures.py"
+    static let regenerate = "regenerate with: .venv-tools/bin/python tools/make_modelfiles_fixtures.py"
 
     static var directory: URL {
         Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
