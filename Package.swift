@@ -77,36 +77,42 @@ let package = Package(
             name: "FuzzTargetsTests",
             dependencies: ["FuzzTargets", "Tokenization"]
         ),
+        // Helpers every test target shares (numeric comparison, seeded random data, repository
+        // paths); a plain target so only test targets depend on it.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "TensorsTests",
-            dependencies: ["Tensors"],
+            dependencies: ["Tensors", "TestSupport"],
             exclude: ["Fixtures"]  // read by #filePath: torch_kernels.json
         ),
         .testTarget(
             name: "ModelFilesTests",
-            dependencies: ["ModelFiles"],
+            dependencies: ["ModelFiles", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TransformerTests",
-            dependencies: ["Transformer", "Sampling", "Tokenization"]
+            dependencies: ["Transformer", "Sampling", "Tokenization", "TestSupport"]
         ),
         .testTarget(
             name: "SamplingTests",
-            dependencies: ["Sampling", "Transformer", "Tensors"]
+            dependencies: ["Sampling", "Transformer", "Tensors", "TestSupport"]
         ),
         .testTarget(
             name: "TreeRPOTests",
-            dependencies: ["TreeRPO", "Sampling"],
+            dependencies: ["TreeRPO", "Sampling", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["treerpo"]
+            dependencies: ["treerpo", "TestSupport"]
         ),
         .testTarget(
             name: "TokenizationTests",
-            dependencies: ["Tokenization"],
+            dependencies: ["Tokenization", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

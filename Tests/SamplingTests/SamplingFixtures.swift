@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Sampling
 import Tensors
 import Transformer
@@ -6,9 +7,7 @@ import Transformer
 /// The committed fixture models (`Fixtures/models/*-hf`: vocab 128, 64 positions, made by
 /// `tools/make_onnx_fixtures.py`), and helpers the tree sampler tests share.
 enum SamplingFixtures {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/models")
+    static let root = Repository.fixtureModels
 
     static let regenerate = "fixture models: regenerate with python tools/make_onnx_fixtures.py"
 

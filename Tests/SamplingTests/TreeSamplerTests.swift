@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Sampling
 import Transformer
 
@@ -29,7 +30,7 @@ import Transformer
         let sampler = TreeSampler(model: model)
         let (trees, options) = try Self.treesWithEOS(sampler, Self.mixedOptions())
         let stats = sampler.lastStats
-        var compared = 0, maxDiff: Float = 0
+        var logProbs = NumericComparison(Tolerance(absolute: 1e-4))
         var finishes: [FinishReason: Int] = [:]
         for (i, tree) in trees.enumerated() {
             #expect(tree.promptTokens == SamplingFixtures.prompts[i])
@@ -40,15 +41,12 @@ import Transformer
                 let reference = try SamplingFixtures.plainForwardLogProbs(model, tokens: tree.promptTokens + response)
                 let recorded = tree.path(to: leaf).flatMap { tree[$0].logProbs }
                 #expect(recorded.count == response.count)
-                for (k, lp) in recorded.enumerated() {
-                    let d = abs(lp - reference[tree.promptTokens.count - 1 + k])
-                    maxDiff = max(maxDiff, d)
-                    compared += 1
-                }
+                let start = tree.promptTokens.count - 1
+                logProbs.add(recorded, reference[start..<min(reference.count, start + recorded.count)])
             }
         }
-        #expect(maxDiff <= 1e-4, "\(fixture): max |recorded - plain forward| log-prob = \(maxDiff) over \(compared) tokens; \(SamplingFixtures.regenerate)")
-        #expect(compared > 100)
+        logProbs.expectPasses("\(fixture): recorded log-probs vs a plain forward; \(SamplingFixtures.regenerate)")
+        #expect(logProbs.count > 100)
         // Some branches ended by EOS, some ran to the budget: both paths of the code ran.
         #expect((finishes[.eos] ?? 0) >= 1 && (finishes[.budget] ?? 0) >= 1, "\(fixture): leaf finish reasons \(finishes)")
 

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// A packed tree of 14 tokens: a 4-token prompt, three branches from its last token, and two
@@ -167,9 +168,9 @@ enum PackedTree {
         expectClose(g.dv, finiteDifferenceGradient(v, weights: w) { f(q, k, $0) }, atol: 1e-8, rtol: 1e-6, "FD dv")
     }
 
+    /// Thread counts go through `Compute.withThreads` (this task only): `setThreads` would change
+    /// the count under every other suite running in this process.
     @Test func oneThreadAndAllThreadsAgree() throws {
-        threadSettingLock.lock()
-        defer { Compute.setThreads(Compute.defaultThreads); threadSettingLock.unlock() }
         let c = Case(tokens: 65, qHeads: 4, kvHeads: 2, headDim: 16)
         let (q, k, v, dOut) = try inputs(c, seed: 12)
         func run() throws -> [Float] {
@@ -177,10 +178,9 @@ enum PackedTree {
             let g = try Attention.backward(dOut, q: q, k: k, v: v, out: out, lse: lse, mask: .causal(count: c.tokens))
             return out.scalars + g.dq.scalars + g.dk.scalars + g.dv.scalars
         }
-        Compute.setThreads(1)
-        let one = try run()
-        Compute.setThreads(max(2, Compute.defaultThreads))
-        expectClose(try run(), one.doubles, atol: 1e-6, rtol: 1e-6, "threads 1 vs many")
+        let one = try Compute.withThreads(1) { try run() }
+        let many = try Compute.withThreads(max(2, Compute.defaultThreads)) { try run() }
+        expectClose(many, one, atol: 1e-6, rtol: 1e-6, "threads 1 vs many")
     }
 
     @Test func badInputIsNamed() throws {

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// Elementwise ops are exact in Float32 up to one rounding: atol 1e-6.

@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// The inference-speed kernels against `Reference` (Double): the SIMD SwiGLU (its own sigmoid

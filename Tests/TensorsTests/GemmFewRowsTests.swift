@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// The kernels behind `Gemm.fewRows` (A · B^T for few rows of A), each on its own, against

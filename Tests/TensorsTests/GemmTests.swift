@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// Tolerance: Float32 accumulation over k terms of size ~1: atol 1e-5 * k.

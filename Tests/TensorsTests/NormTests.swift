@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// Norms: Float32 sums over dim terms: atol 1e-5, rtol 1e-4.

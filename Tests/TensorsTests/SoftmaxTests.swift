@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// Softmax family: exp/log in Float32 over up to 257 columns: atol 1e-6 (probabilities), 1e-5 (logs).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// Every kernel against PyTorch (float64 autograd on the same float32 inputs; RoPE through
@@ -21,8 +22,7 @@ import Testing
     struct File: Decodable { let torch: String; let cases: [Case]; let conversions: Conversions }
 
     static let file: File = {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .appendingPathComponent("Fixtures/torch_kernels.json")
+        let url = Repository.url("Tests/TensorsTests/Fixtures/torch_kernels.json")
         guard let data = try? Data(contentsOf: url), let file = try? JSONDecoder().decode(File.self, from: data) else {
             fatalError("cannot read \(url.path); \(regenerate)")
         }

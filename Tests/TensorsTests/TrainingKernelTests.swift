@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// The SIMD kernels the training step uses, against the Double references (gates up to +-100,

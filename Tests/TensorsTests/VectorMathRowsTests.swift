@@ -1,4 +1,5 @@
 import Testing
+import TestSupport
 @testable import Tensors
 
 /// The cached-attention loops (`scaledDots`, `addWeightedRows`) against plain Double sums, on

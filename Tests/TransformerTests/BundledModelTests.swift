@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ModelFiles
 import Tokenization
 @testable import Sampling
@@ -11,8 +12,7 @@ import Tokenization
 /// `tokenizers` ids (`Fixtures/bundled/tokenizer_golden.json`). Both files and the model come from
 /// one run of `tools/make_bundled_model.py`.
 @Suite struct BundledModelTests {
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
     static let folder = repository.appendingPathComponent("models/arith-qwen2-1m")
     static let onnx = folder.appendingPathComponent("model.onnx")
     static let fixtures = repository.appendingPathComponent("Fixtures/bundled")
@@ -84,7 +84,7 @@ import Tokenization
                     "reference rows \(expected.count) x \(expected.first?.count ?? 0); \(Self.regenerate)")
             var cmp = LogitComparison()
             for (r, row) in expected.enumerated() { cmp.add(acts.logits + r * model.config.vocabSize, row) }
-            #expect(cmp.passes, "bundled model, \(ids.count)-token prompt: max |ours - onnxruntime| = \(cmp.maxDiff), allowed \(1e-4 * cmp.maxRef); \(Self.regenerate)")
+            #expect(cmp.passes, "\(cmp.comparison.failure("bundled model, \(ids.count)-token prompt vs onnxruntime") ?? ""); \(Self.regenerate)")
         }
     }
 

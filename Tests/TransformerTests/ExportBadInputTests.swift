@@ -37,10 +37,9 @@ import Glibc
         let folder = try ImportSupport.temporaryFolder("export-bad")
         defer { try? FileManager.default.removeItem(at: folder) }
         let missing = Workspace(root: folder.appendingPathComponent("nowhere"))
-        #expect(throws: ExportError.self) { try Exporter.run(.init(workspace: missing)) }
-        do { _ = try Exporter.run(.init(workspace: missing)) } catch let error as ExportError {
-            #expect(error.kind == .workspace && error.description.contains("nowhere") && error.description.contains("treerpo import"))
-        }
+        let error = #expect(throws: ExportError.self) { try Exporter.run(.init(workspace: missing)) }
+        #expect(error?.kind == .workspace && error?.description.contains("nowhere") == true
+                && error?.description.contains("treerpo import") == true, "\(String(describing: error))")
         #expect(!FileManager.default.fileExists(atPath: missing.root.path))
         let empty = Workspace(root: folder)
         expectRefused(.init(workspace: empty), .workspace, ["base", "expected an imported model"])

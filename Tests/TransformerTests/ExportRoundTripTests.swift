@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ModelFiles
 @testable import Transformer
 
@@ -28,20 +29,6 @@ enum ExportSupport {
         try? FileManager.default.removeItem(at: workspace.root.deletingLastPathComponent())
     }
 
-    /// SplitMix64: a seeded stream independent of the platform's random generator.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        /// Uniform in [-1, 1).
-        mutating func symmetric() -> Float { Float(next() >> 40) / Float(1 << 23) - 1 }
-    }
-
     /// The base parameters moved by seeded noise (each parameter its own stream, so parameters
     /// that were equal, e.g. merged norms, now differ), written as checkpoint `run`/`step` with a
     /// trainer.json holding `digest`. `keepEqual` names parameters that get `keepEqual[0]`'s values.
@@ -50,7 +37,7 @@ enum ExportSupport {
                                 digest: String? = "digest-test", keepEqual: [String] = []) throws -> Parameters {
         let (_, parameters) = try CheckpointLoading.loadFolder(workspace.base)
         for (k, e) in parameters.entries.enumerated() {
-            var rng = SplitMix(state: seed &* 1_000_003 &+ UInt64(k))
+            var rng = TestRNG(seed: seed &* 1_000_003 &+ UInt64(k))
             let p = parameters.base + e.offset
             var scale: Float = 0
             for i in 0..<e.spec.count { scale = max(scale, abs(p[i])) }

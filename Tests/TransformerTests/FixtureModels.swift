@@ -1,10 +1,9 @@
 import Foundation
+import TestSupport
 
 /// The committed fixture models (`Fixtures/models/`, made by `tools/make_onnx_fixtures.py`).
 enum FixtureModels {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Fixtures/models")
+    static let root = Repository.fixtureModels
 
     static func folder(_ name: String) -> URL { root.appendingPathComponent(name) }
 

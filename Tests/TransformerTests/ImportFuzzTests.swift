@@ -1,22 +1,35 @@
 import Foundation
 import Testing
+import TestSupport
 import ModelFiles
 @testable import Transformer
 
 /// Mutated model files (bit flips, truncations, protobuf length-field edits; seeded) never crash
-/// or hang the importer: each gives an error or a valid import.
+/// or hang the importer: each gives a valid import or one of the library's own errors naming
+/// the file (no `try?`: every error is checked).
 @Suite struct ImportFuzzTests {
-    /// SplitMix64: a fixed, seedable generator so failures reproduce.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
+    typealias Rng = TestRNG
+
+    /// A refusal must be one of the library's own error types with a message that names the
+    /// file (or, for a load, the source) in front: records an issue otherwise.
+    static func expectOwnError(_ error: Error, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) -> String {
+        switch error {
+        case let e as ImportError:
+            #expect(!e.file.isEmpty && e.description.hasPrefix("\(e.file): ") && !e.message.isEmpty,
+                    "\(what): ImportError without a file in front of its message: \(e)", sourceLocation: sourceLocation)
+            return "ImportError.\(e.kind)"
+        case let e as ModelFileError:
+            #expect(!e.file.isEmpty && e.description.hasPrefix("\(e.file): ") && !e.message.isEmpty,
+                    "\(what): ModelFileError without a file in front of its message: \(e)", sourceLocation: sourceLocation)
+            return "ModelFileError.\(e.kind)"
+        case let e as LoadError:
+            #expect(e.description.hasPrefix("\(e.source): parameter '\(e.parameter)'") && !e.parameter.isEmpty,
+                    "\(what): LoadError without source and parameter: \(e)", sourceLocation: sourceLocation)
+            return "LoadError"
+        default:
+            Issue.record("\(what): \(type(of: error)) is not one of the library's error types: \(error)", sourceLocation: sourceLocation)
+            return "foreign \(type(of: error))"
         }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
     }
 
     static func mutate(_ original: Data, _ rng: inout Rng) -> (Data, String) {
@@ -44,22 +57,22 @@ import ModelFiles
         let folder = FixtureModels.folder(fixture)
         let original = try Data(contentsOf: folder.appendingPathComponent("model.onnx"))
         let config = try ImportSupport.config(of: fixture)
-        var rng = Rng(state: 0x7EE_4B0 ^ UInt64(cases))
+        var rng = Rng(seed: 0x7EE_4B0 ^ UInt64(cases))
         var outcomes: [String: Int] = [:]
         for n in 0..<cases {
             let (data, how) = Self.mutate(original, &rng)
             do {
                 let model = try ONNXModel(serializedData: data, file: "model.onnx", directory: folder)
-                if n % 3 == 0 { _ = try? ConfigInference.infer(model, directory: folder) }
+                if n % 3 == 0 {
+                    do { _ = try ConfigInference.infer(model, directory: folder) } catch {
+                        outcomes["config: " + Self.expectOwnError(error, "case \(n) (\(how)), config inference"), default: 0] += 1
+                    }
+                }
                 let result = try ONNXImport.load(model, config: config, directory: folder)
                 #expect(result.entries.count == config.parameterSpecs.count, "case \(n): \(how)")
                 outcomes["imported", default: 0] += 1
-            } catch let error as ImportError {
-                #expect(!error.description.isEmpty)
-                outcomes["ImportError.\(error.kind)", default: 0] += 1
-            } catch let error as ModelFileError {
-                #expect(!error.description.isEmpty)
-                outcomes["ModelFileError.\(error.kind)", default: 0] += 1
+            } catch {
+                outcomes[Self.expectOwnError(error, "case \(n) (\(how))"), default: 0] += 1
             }
         }
         // Both outcomes occur: flips inside float data still import, broken structure does not.
@@ -71,9 +84,9 @@ import ModelFiles
         let folder = FixtureModels.folder("qwen2-hf")
         let original = try Data(contentsOf: folder.appendingPathComponent("model.safetensors"))
         let config = try ImportSupport.config(of: "qwen2-hf")
-        var rng = Rng(state: 42)
-        var imported = 0
-        for _ in 0..<500 {
+        var rng = Rng(seed: 42)
+        var imported = 0, refused: [String: Int] = [:]
+        for n in 0..<500 {
             var (data, _) = Self.mutate(original, &rng)
             // Aim most edits at the 8-byte length and the JSON header.
             if rng.below(2) == 0 {
@@ -85,14 +98,14 @@ import ModelFiles
                 let file = try SafeTensorsFile(data: data, file: "model.safetensors")
                 let parameters = Parameters(specs: config.parameterSpecs)
                 try CheckpointLoading.fill(parameters, config: config, source: "model.safetensors", names: file.names) { name in
-                    guard let entry = try? file.entry(name) else { return nil }
-                    return (entry.shape, { try file.floats(name) })
+                    guard file.names.contains(name) else { return nil }
+                    return (try file.entry(name).shape, { try file.floats(name) })
                 }
                 imported += 1
-            } catch is ModelFileError {
-            } catch is LoadError {
+            } catch {
+                refused[Self.expectOwnError(error, "case \(n)"), default: 0] += 1
             }
         }
-        #expect(imported < 500)
+        #expect(imported > 0 && imported < 500, "\(imported) imported, refused: \(refused)")
     }
 }

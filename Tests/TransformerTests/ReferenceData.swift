@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 @testable import Transformer
 
 /// Reads the JSON references written by `tools/make_onnx_fixtures.py`.
@@ -36,19 +37,22 @@ struct FixtureError: Error, CustomStringConvertible {
     init(_ d: String) { description = d }
 }
 
-/// Compares logits rows with the house tolerance: max |a - b| <= 1e-4 * max |reference|.
+/// Compares logits rows with the house tolerance, max |a - b| <= 1e-4 * max |reference|, through
+/// the shared `NumericComparison`: a NaN or infinite logit on either side fails, and so does an
+/// empty or all-zero reference (it would compare nothing).
 struct LogitComparison {
-    var maxDiff: Float = 0, maxRef: Float = 0
+    private(set) var comparison: NumericComparison
+
+    init(_ tolerance: Tolerance = .ofLargest(1e-4)) { comparison = NumericComparison(tolerance) }
+
     mutating func add(_ ours: UnsafePointer<Float>, _ reference: [Float]) {
-        for (j, r) in reference.enumerated() {
-            maxDiff = max(maxDiff, abs(ours[j] - r))
-            maxRef = max(maxRef, abs(r))
-        }
+        comparison.add(UnsafeBufferPointer(start: ours, count: reference.count), reference)
     }
-    // maxRef > 0: an empty or all-zero reference compares nothing and must not pass.
-    var passes: Bool { maxRef > 0 && maxDiff <= 1e-4 * maxRef }
+
+    var passes: Bool { comparison.passes }
+
     func message(_ what: String) -> String {
-        "\(what): max |ours - reference| = \(maxDiff), allowed \(1e-4 * maxRef) (1e-4 x max |logit| \(maxRef)); \(FixtureModels.regenerate)"
+        (comparison.failure(what) ?? "\(what): within \(comparison.tolerance)") + "; \(FixtureModels.regenerate)"
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TreeRPO
 
 /// The arithmetic generator at several knob settings: deterministic by seed, and every reference
@@ -116,8 +117,7 @@ import Testing
     /// wrote for the bundled model (the first lines of its training and held-out files, kept by
     /// tools/make_bundled_model.py): a generator change that would orphan the bundled model fails here.
     @Test func defaultsReproduceTheBundledModelsCorpus() throws {
-        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Fixtures/bundled/corpus_head.json")
+        let url = Repository.url("Fixtures/bundled/corpus_head.json")
         let regenerate = "regenerate with: python tools/make_bundled_model.py (after a deliberate generator change, retrain the bundled model)"
         let data = try #require(try? Data(contentsOf: url), "cannot read \(url.path); \(regenerate)")
         let head = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])

@@ -136,12 +136,8 @@ import Testing
         let empty = try #require(datasetError(#"{"question": "  ", "answer": "1"}"#))
         #expect(empty.description.contains("empty string"))
         #expect(try #require(datasetError("\n\n")).description.contains("at least one"))
-        do {
-            _ = try Dataset.load(URL(fileURLWithPath: "/nonexistent/x.jsonl"))
-            Issue.record("expected an error")
-        } catch let e as DatasetError {
-            #expect(e.file == "/nonexistent/x.jsonl")
-        }
+        let absent = #expect(throws: DatasetError.self) { try Dataset.load(URL(fileURLWithPath: "/nonexistent/x.jsonl")) }
+        #expect(absent?.file == "/nonexistent/x.jsonl")
     }
 
     @Test func promptTemplate() throws {
@@ -149,10 +145,7 @@ import Testing
         #expect(t.render(question: "2+2?") == "Q: 2+2?\nA:")
         #expect(PromptTemplate.plain.render(question: "x") == "x")
         #expect(throws: DatasetError.self) { try PromptTemplate("no placeholder") }
-        do {
-            _ = try PromptTemplate("Question: {q}", source: "prompt.txt")
-        } catch let e as DatasetError {
-            #expect(e.description.hasPrefix("prompt.txt: expected the placeholder {question}"))
-        }
+        let e = #expect(throws: DatasetError.self) { try PromptTemplate("Question: {q}", source: "prompt.txt") }
+        #expect(e?.description.hasPrefix("prompt.txt: expected the placeholder {question}") == true, "\(String(describing: e))")
     }
 }

@@ -1,15 +1,16 @@
 import Foundation
 import Sampling
 import Testing
+import TestSupport
 import Transformer
 @testable import TreeRPO
 
 /// The packed-tree loss equals the same loss computed over each root-to-leaf path separately,
 /// each step's tokens counted once (on the first path that reaches them): loss and every
-/// gradient, for each family.
+/// gradient, for each family. The paths are built by hand as causal sequences, not packed by
+/// `TreePacking.pack`, so a packing bug cannot sit on both sides.
 @Suite struct PackedVersusPathTests {
-    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Fixtures/models")
+    static let fixtures = Repository.fixtureModels
 
     /// prompt (5) -> a (3) -> {a1 (2, eos), a2 (4)};  prompt -> b (3) -> {b1 (1), b2 (3)};  prompt -> c (2).
     static func tree() -> RolloutTree {
@@ -70,18 +71,27 @@ import Transformer
         let packed = TreePacking.pack([tree], indices: [0], weights: weights)
         let whole = try Self.run(model, [packed], [Self.owners(tree, nodes: Array(1..<tree.nodes.count))], settings: settings)
 
-        // Path by path: a chain tree per leaf; nodes already counted on an earlier path are context.
+        // Path by path, built here without TreePacking (the code under test): each root-to-leaf
+        // path is one plain causal sequence, prompt then the path's steps; token k is predicted
+        // by row k - 1. Nodes already counted on an earlier path are context only.
         var counted = Set<Int>(), paths: [PackedSequence] = [], owners: [[(Int, Int)]] = []
         for leaf in tree.leaves {
             let path = tree.path(to: leaf)
-            var chain = RolloutTree(promptTokens: tree.promptTokens)
-            var parent = 0, chainWeights: [Float] = [0]
+            var sequence = PackedSequence()
+            for id in tree.promptTokens { sequence.tokens.append(Int32(id)) }
             for n in path {
-                parent = chain.addChild(of: parent, tokens: tree[n].tokens, logProbs: tree[n].logProbs)
-                chain[parent].advantage = counted.contains(n) ? nil : tree[n].advantage
-                chainWeights.append(weights[0][n])
+                for id in tree[n].tokens {
+                    if let advantage = tree[n].advantage, !counted.contains(n) {
+                        sequence.lossTokens.append(PackedLossToken(row: Int32(sequence.tokens.count - 1), token: Int32(id),
+                                                                   advantage: Float(advantage), weight: weights[0][n]))
+                    }
+                    sequence.tokens.append(Int32(id))
+                }
             }
-            paths.append(TreePacking.pack([chain], indices: [0], weights: [chainWeights]))
+            sequence.positions = (0..<sequence.tokens.count).map(Int32.init)
+            sequence.predecessors = (0..<sequence.tokens.count).map { $0 - 1 }
+            sequence.trees = [0]
+            paths.append(sequence)
             owners.append(Self.owners(tree, nodes: path.filter { !counted.contains($0) }))
             counted.formUnion(path)
         }
@@ -92,9 +102,7 @@ import Transformer
         for e in whole.gradients.entries {
             let a = UnsafeBufferPointer(start: whole.gradients.base + e.offset, count: e.spec.count)
             let b = UnsafeBufferPointer(start: separate.gradients.base + e.offset, count: e.spec.count)
-            let scale = b.map(abs).max() ?? 0
-            let diff = zip(a, b).map { abs($0 - $1) }.max() ?? 0
-            #expect(diff <= 1e-4 * max(scale, 1e-6), "\(fixture) \(e.spec.name): max |packed - paths| \(diff), scale \(scale)")
+            expectClose(a, b, .ofLargest(1e-4), "\(fixture) \(e.spec.name): packed vs path by path")
         }
     }
 }

@@ -1,12 +1,12 @@
 import Foundation
+import TestSupport
 import Transformer
 @testable import TreeRPO
 
 /// The bundled math model (`models/<name>/`, made by `tools/make_bundled_model.py`) imported into
 /// a fresh temporary workspace: the subject of the trainer tests.
 enum BundledModel {
-    static let repoRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repoRoot = Repository.root
 
     static let regenerate = "regenerate with: python tools/make_bundled_model.py"
 
