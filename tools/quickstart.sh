@@ -3,10 +3,18 @@
 #   bash tools/quickstart.sh
 # Installs what is missing, builds in release, imports the bundled math model, measures it on
 # held-out questions, fine-tunes it with TreeRPO for a few minutes, measures again, exports the
-# result as ONNX and safetensors, and prints a before/after table. Outputs: ./treerpo-workspace/.
+# result as ONNX and safetensors, and prints a before/after table with the change of held-out
+# Pass@1 and its uncertainty. Outputs: ./treerpo-workspace/.
 #
-# QUICKSTART_STEPS (default 40) and QUICKSTART_EVAL_QUESTIONS (default 100) shorten it, and
-# QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
+# The recipe (docs/experiments.md "The quickstart recipe on fresh questions"): TreeRPO with the default tree (depth 3,
+# branching 2, 16-token steps), 32 questions per step, answers up to 128 tokens, lr 1e-4
+# constant, QUICKSTART_STEPS steps; held-out Pass@1 on 200 questions x 2 samples every 25 steps
+# for the curves. Before and after: QUICKSTART_EVAL_QUESTIONS held-out questions x 4 samples
+# (500 x 4: about 1 point of sampling noise per evaluation).
+#
+# QUICKSTART_STEPS (default 300) and QUICKSTART_EVAL_QUESTIONS (default 500) shorten it,
+# QUICKSTART_SEED picks the run seed (default 0), QUICKSTART_THREADS the threads (default: all)
+# and QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
@@ -14,8 +22,13 @@ source tools/setup-system.sh
 swift build -c release ${QUICKSTART_SWIFT_FLAGS:-}
 bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
 ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
-steps=${QUICKSTART_STEPS:-40}
-questions=${QUICKSTART_EVAL_QUESTIONS:-100}
+steps=${QUICKSTART_STEPS:-300}
+questions=${QUICKSTART_EVAL_QUESTIONS:-500}
+seed=${QUICKSTART_SEED:-0}
+threads=()
+[ -n "${QUICKSTART_THREADS:-}" ] && threads=(--threads "$QUICKSTART_THREADS")
+# Held-out curve during training: the first questions of the same held-out list.
+curve_questions=$(( questions < 200 ? questions : 200 ))
 model=$(ls -d models/*/ | head -n 1)
 model=${model%/}
 run="quickstart-$(date +%Y%m%d-%H%M%S)"
@@ -26,16 +39,20 @@ echo "== import: $model/model.onnx (Qwen2 layout, torch.onnx default exporter) i
 
 evaluate() {  # $1: before|after, then extra eval options
   local tag=$1; shift
-  "$bin" eval --workspace "$ws" --data arithmetic --questions "$questions" --samples 4 --seed 1 --json "$@" \
-    | tee "$ws/eval-$tag.json"
+  "$bin" eval --workspace "$ws" --data arithmetic --questions "$questions" --samples 4 --seed 1 \
+    --max-response-tokens 128 --json "${threads[@]}" "$@" > "$ws/eval-$tag.json"
+  sed -e 's/"correct_per_question":\[[0-9,]*\],\{0,1\}//' "$ws/eval-$tag.json"
 }
 echo
 echo "== eval before: $questions held-out questions x 4 samples =="
 evaluate before --base
 
 echo
-echo "== finetune: TreeRPO, $steps steps (run $run) =="
-"$bin" finetune --workspace "$ws" --task arithmetic --run "$run" --steps "$steps"
+echo "== finetune: TreeRPO, $steps steps of 32 questions, lr 1e-4 (run $run) =="
+"$bin" finetune --workspace "$ws" --task arithmetic --run "$run" --seed "$seed" --preset treerpo \
+  --steps "$steps" --prompts-per-step 32 --lr 1e-4 --max-response-tokens 128 \
+  --eval-every 25 --eval-questions "$curve_questions" --eval-samples 2 \
+  --checkpoint-every 100 --tree-dump-every 50 "${threads[@]}"
 
 echo
 echo "== eval after =="
@@ -47,25 +64,9 @@ echo "== export: ONNX (the imported graph with the trained weights) and Hugging 
 
 "$bin" report "$run" --workspace "$ws" --out "$ws/runs/$run/curves.svg" --title "quickstart: TreeRPO on $(basename "$model")" >/dev/null
 
-# field before|after KEY: the number, or stop naming the file and key (never a silent 0.0%).
-field() {
-  local v
-  v=$(grep -o "\"$2\":[-0-9.eE+]*" "$ws/eval-$1.json" | head -n 1 | cut -d: -f2) || true
-  [[ $v =~ ^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$ ]] || { echo "quickstart: $ws/eval-$1.json has no number for \"$2\"" >&2; exit 1; }
-  echo "$v"
-}
-pct() { awk -v x="$1" 'BEGIN { printf "%.1f%%", 100 * x }'; }
-# Assignments first: a failed $(field ...) stops the script here (set -e), not inside printf.
-b1=$(field before 'pass@1'); a1=$(field after 'pass@1'); bk=$(field before 'pass@k'); ak=$(field after 'pass@k')
-bm=$(field before 'maj@k'); am=$(field after 'maj@k')
-bt=$(field before mean_response_tokens); at=$(field after mean_response_tokens)
 echo
-echo "held-out arithmetic, $questions questions x 4 samples"
-printf '%-22s %10s %10s\n' "" before after
-printf '%-22s %10s %10s\n' "Pass@1" "$(pct "$b1")" "$(pct "$a1")"
-printf '%-22s %10s %10s\n' "Pass@4" "$(pct "$bk")" "$(pct "$ak")"
-printf '%-22s %10s %10s\n' "maj@4" "$(pct "$bm")" "$(pct "$am")"
-printf '%-22s %10.1f %10.1f\n' "mean answer tokens" "$bt" "$at"
+echo "held-out arithmetic (questions the model was neither pretrained nor fine-tuned on)"
+"$bin" compare "$ws/eval-before.json" "$ws/eval-after.json"
 echo
 echo "outputs in $ws/:"
 echo "  base/                     the imported model"

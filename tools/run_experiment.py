@@ -1,51 +1,87 @@
 #!/usr/bin/env python3
-"""GRPO vs TreeRPO from the bundled model at the same budget of sampled tokens.
+"""TreeRPO vs GRPO from the bundled model, paired by seed at equal sampled tokens.
 
-Runs `treerpo finetune` for GRPO and TreeRPO with several seeds each, plus TreeRPO with each
-other advantage normalisation (the ablation), every run stopping once it has sampled
---budget tokens. Each final checkpoint is then evaluated with `treerpo eval` on the built-in
-task's held-out questions. Prints (and writes to OUT/results.md / results.json) a table of
-held-out Pass@1, Pass@k, mean answer length, wall time and the seconds each run spent sampling
-and training, and draws the curves with `treerpo report`.
+For each run seed s: TreeRPO runs the quickstart recipe for --steps steps; GRPO (a named preset,
+plain by default) then runs with the same seed until it has sampled as many tokens as that
+TreeRPO run did, so every pair compares equal budgets. Both train on the same question pool
+(the default --data-seed, which no run seed changes). Each final checkpoint is evaluated
+exactly as tools/quickstart.sh evaluates (the first --eval-questions held-out questions x
+--eval-samples samples, sample seed 1, answers up to 128 tokens), so the TreeRPO runs of seeds
+0, 1, 2 are the quickstart's main job for those seeds.
+
+Reports, per arm, the mean and spread over seeds of Pass@1, Pass@k, maj@k and answer length, each
+run's gain over the base model with its paired standard error over questions (`treerpo
+compare`), and the paired difference TreeRPO - GRPO over seeds: mean, standard deviation and 95%
+t interval. Writes OUT/results.md, OUT/results.json, OUT/curves.svg and OUT/runs/NAME/
+{metrics.jsonl,config.json,result.json} (small enough to commit); the workspace with the
+checkpoints stays in OUT/workspace (not for committing).
 
 Usage (after `swift build -c release`):
-    python3 tools/run_experiment.py --treerpo .build/release/treerpo --out experiment \
-        [--budget 80000] [--seeds 0,1] [--eval-questions 200] [--eval-samples 8]
-Only the Python standard library is needed.
+    python3 tools/run_experiment.py --treerpo .build/release/treerpo --out docs/experiment-paired \\
+        [--seeds 0,1,2,3,4] [--jobs 2] [--threads 1] [--grpo-preset grpo-plain]
+Finished runs (OUT/runs/NAME/result.json) are kept, so the script can be stopped and rerun, or
+rerun with more seeds. Only the Python standard library is needed.
 """
 import argparse
 import json
+import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
+
+# Two-sided 95% Student t quantiles by degrees of freedom (1..30); beyond, the normal 1.96.
+T95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+       2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+
+METRICS = [("pass@1", "Pass@1", 100), ("pass@k", "Pass@k", 100), ("maj@k", "maj@k", 100),
+           ("mean_response_tokens", "answer tokens", 1)]
+
+print_lock = threading.Lock()
+
+
+def log(*parts):
+    with print_lock:
+        print(*parts, flush=True)
 
 
 def sh(cmd, **kw):
-    print("+", " ".join(cmd), flush=True)
+    log("+", " ".join(cmd))
     return subprocess.run(cmd, check=True, **kw)
+
+
+def interval(values):
+    """Mean, sample std and 95% t interval half-width of a list (None when fewer than 2)."""
+    m = statistics.mean(values)
+    if len(values) < 2:
+        return m, None, None
+    sd = statistics.stdev(values)
+    t = T95[len(values) - 2] if len(values) - 1 <= len(T95) else 1.96
+    return m, sd, t * sd / math.sqrt(len(values))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--treerpo", required=True, help="path of the treerpo binary")
     ap.add_argument("--model", default=None, help="ONNX model to start from (default: the first models/*/model.onnx)")
-    ap.add_argument("--out", default="experiment", help="folder for the workspace and results")
-    ap.add_argument("--budget", type=int, default=80_000, help="sampled tokens per run")
-    ap.add_argument("--seeds", default="0,1")
-    ap.add_argument("--ablation", default="none,tree,batch", help="other normalisations to run for TreeRPO (seed = first seed)")
-    ap.add_argument("--tree", default="--depth 3 --branching 2 --step-tokens 16",
-                    help="TreeRPO tree options (8 leaves per question)")
-    ap.add_argument("--grpo", default="--group-size 8", help="GRPO options (same leaves per question)")
-    ap.add_argument("--common", default="--prompts-per-step 8 --lr 2e-5 --max-response-tokens 128 --tau 0.1 --eval-every 10 --eval-questions 64 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
-                    help="options shared by every run")
-    ap.add_argument("--variant", action="append", default=[], metavar="NAME=OPTIONS",
-                    help="an extra TreeRPO run (seed = first seed) with these tree options instead of --tree, "
-                         "e.g. 'b422=--depth 3 --branching 4,2,2 --step-tokens 16'; repeatable")
-    ap.add_argument("--eval-questions", type=int, default=200)
-    ap.add_argument("--eval-samples", type=int, default=8)
-    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--out", default="experiment", help="folder for the results (and the workspace)")
+    ap.add_argument("--seeds", default="0,1,2,3,4", help="run seeds; each gives one TreeRPO and one GRPO run")
+    ap.add_argument("--arms", default="treerpo,grpo", help="which arms to run now (the summary reads every finished run)")
+    ap.add_argument("--steps", type=int, default=300, help="TreeRPO steps; GRPO gets the tokens they sampled")
+    ap.add_argument("--treerpo-options", default="--preset treerpo --depth 3 --branching 2 --step-tokens 16",
+                    help="TreeRPO method options (the quickstart's)")
+    ap.add_argument("--grpo-preset", default="grpo-plain", choices=["grpo-plain", "grpo-filtered"])
+    ap.add_argument("--grpo-options", default="--group-size 8", help="GRPO options besides the preset (8 leaves per question)")
+    ap.add_argument("--common", default="--prompts-per-step 32 --lr 1e-4 --max-response-tokens 128 --eval-every 25 "
+                                        "--eval-questions 200 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
+                    help="options shared by both arms (the quickstart's)")
+    ap.add_argument("--eval-questions", type=int, default=500)
+    ap.add_argument("--eval-samples", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=None, help="threads per run")
+    ap.add_argument("--jobs", type=int, default=1, help="seeds run side by side")
     args = ap.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -53,79 +89,164 @@ def main():
     if model is None:
         names = sorted(d for d in os.listdir(os.path.join(root, "models")) if os.path.exists(os.path.join(root, "models", d, "model.onnx")))
         model = os.path.join(root, "models", names[0], "model.onnx")
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(os.path.join(args.out, "runs"), exist_ok=True)
     ws = os.path.join(args.out, "workspace")
     threads = ["--threads", str(args.threads)] if args.threads else []
-    sh([args.treerpo, "import", model, "--workspace", ws, "--replace"])
+    if not os.path.exists(os.path.join(ws, "base")):
+        sh([args.treerpo, "import", model, "--workspace", ws, "--replace"], stdout=subprocess.DEVNULL)
 
-    seeds = [int(s) for s in args.seeds.split(",") if s]
-    runs = []  # (name, algorithm, normalisation, seed, options)
-    for seed in seeds:
-        runs.append((f"grpo-s{seed}", "grpo", "group", seed, ["--algorithm", "grpo"] + args.grpo.split()))
-        runs.append((f"treerpo-s{seed}", "treerpo", "group", seed, ["--algorithm", "treerpo"] + args.tree.split()))
-    for norm in [n for n in args.ablation.split(",") if n]:
-        runs.append((f"treerpo-{norm}-s{seeds[0]}", "treerpo", norm, seeds[0],
-                     ["--algorithm", "treerpo", "--advantage-norm", norm] + args.tree.split()))
+    def evaluate(tag, which):
+        path = os.path.join(args.out, f"eval-{tag}.json")
+        if not os.path.exists(path):
+            out = sh([args.treerpo, "eval", "--workspace", ws, "--data", "arithmetic", "--questions", str(args.eval_questions),
+                      "--samples", str(args.eval_samples), "--seed", "1", "--max-response-tokens", "128", "--json"] + which + threads,
+                     capture_output=True, text=True).stdout
+            with open(path + ".tmp", "w") as f:
+                f.write(out)
+            os.replace(path + ".tmp", path)
+        return path
 
-    for variant in args.variant:
-        label, _, options = variant.partition("=")
-        runs.append((f"treerpo-{label}-s{seeds[0]}", "treerpo", "group", seeds[0], ["--algorithm", "treerpo"] + options.split()))
+    base_path = evaluate("base", ["--base"])
+    base = json.load(open(base_path))
 
-    results = []
-    base_eval = json.loads(sh([args.treerpo, "eval", "--workspace", ws, "--base", "--data", "arithmetic",
-                               "--questions", str(args.eval_questions), "--samples", str(args.eval_samples), "--json"] + threads,
-                              capture_output=True, text=True).stdout)
-    for name, algorithm, norm, seed, options in runs:
+    def run_one(name, seed, options, budget):
+        kept = os.path.join(args.out, "runs", name)
+        if os.path.exists(os.path.join(kept, "result.json")):
+            return json.load(open(os.path.join(kept, "result.json")))
         run_dir = os.path.join(ws, "runs", name)
-        if os.path.exists(os.path.join(run_dir, "metrics.jsonl")) and os.path.exists(os.path.join(run_dir, "result.json")):
-            results.append(json.load(open(os.path.join(run_dir, "result.json"))))
-            continue
         if os.path.exists(run_dir):
-            subprocess.run(["rm", "-rf", run_dir], check=True)
+            shutil.rmtree(run_dir)
+        limit = ["--steps", "100000", "--max-sampled-tokens", str(budget)] if budget else ["--steps", str(args.steps)]
         start = time.time()
-        sh([args.treerpo, "finetune", "--workspace", ws, "--task", "arithmetic", "--run", name, "--seed", str(seed),
-            "--steps", "100000", "--max-sampled-tokens", str(args.budget)] + args.common.split() + options + threads,
-           stdout=subprocess.DEVNULL)
+        sh([args.treerpo, "finetune", "--workspace", ws, "--task", "arithmetic", "--run", name, "--seed", str(seed), "--json"]
+           + limit + args.common.split() + options + threads, stdout=subprocess.DEVNULL)
         wall = time.time() - start
-        ev = json.loads(sh([args.treerpo, "eval", "--workspace", ws, "--checkpoint", name, "--data", "arithmetic",
-                            "--questions", str(args.eval_questions), "--samples", str(args.eval_samples), "--json"] + threads,
-                           capture_output=True, text=True).stdout)
+        after_path = evaluate(name, ["--checkpoint", name])
+        comparison = json.loads(sh([args.treerpo, "compare", base_path, after_path, "--json"], capture_output=True, text=True).stdout)
+        ev = comparison["after"]
         metrics = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl")) if line.strip()]
+        config = json.load(open(os.path.join(run_dir, "config.json")))
         r = {
-            "run": name, "algorithm": algorithm, "normalisation": norm, "seed": seed, "steps": len(metrics),
-            "sampled_tokens": metrics[-1]["tokens_sampled_total"], "pass@1": ev["pass@1"], "pass@k": ev["pass@k"],
-            "k": ev["k"], "maj@k": ev["maj@k"], "mean_response_tokens": ev["mean_response_tokens"], "wall_seconds": wall,
-            "seconds_sampling": sum(m["seconds_sampling"] for m in metrics),
+            "run": name, "arm": name.rsplit("-s", 1)[0], "seed": seed, "steps": len(metrics),
+            "sampled_tokens": metrics[-1]["tokens_sampled_total"], "tokens_trained": sum(m["tokens_trained"] for m in metrics),
+            "pass@1": ev["pass@1"], "pass@1_stderr": ev.get("pass@1_stderr"), "pass@k": ev["pass@k"], "k": ev["k"],
+            "maj@k": ev["maj@k"], "mean_response_tokens": ev["mean_response_tokens"],
+            "gain": comparison["pass1Change"], "gain_stderr": comparison["pass1ChangeStandardError"],
+            "wall_seconds": wall, "seconds_sampling": sum(m["seconds_sampling"] for m in metrics),
             "seconds_training": sum(m["seconds_training"] for m in metrics),
-            "tokens_trained": sum(m["tokens_trained"] for m in metrics),
+            "curve": [(m["step"] + 1, m["tokens_sampled_total"], m["eval"]["pass@1"]) for m in metrics if m.get("eval")],
         }
-        json.dump(r, open(os.path.join(run_dir, "result.json"), "w"), indent=1)
-        results.append(r)
+        os.makedirs(kept, exist_ok=True)
+        shutil.copy(os.path.join(run_dir, "metrics.jsonl"), kept)
+        shutil.copy(os.path.join(run_dir, "config.json"), kept)
+        json.dump(r, open(os.path.join(kept, "result.json"), "w"), indent=1)
+        return r
 
-    lines = [f"Budget: {args.budget:,} sampled tokens per run. Held-out: {args.eval_questions} questions x {args.eval_samples} samples at temperature 1.",
-             f"Base model: Pass@1 {100 * base_eval['pass@1']:.1f}%, Pass@{base_eval['k']} {100 * base_eval['pass@k']:.1f}%, "
-             f"{base_eval['mean_response_tokens']:.1f} answer tokens.", "",
-             "| run | steps | Pass@1 | Pass@k | answer tokens | wall s | sampling s | training s | tokens trained |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    arms = [a for a in args.arms.split(",") if a]
+    seeds = [int(s) for s in args.seeds.split(",") if s]
+    errors = []
+
+    def pair(seed):
+        try:
+            tree = run_one(f"treerpo-s{seed}", seed, args.treerpo_options.split(), None) if "treerpo" in arms else None
+            if "grpo" in arms:
+                if tree is None:
+                    done = os.path.join(args.out, "runs", f"treerpo-s{seed}", "result.json")
+                    if not os.path.exists(done):
+                        raise RuntimeError(f"GRPO seed {seed} needs the TreeRPO run of that seed first (its sampled tokens)")
+                    tree = json.load(open(done))
+                run_one(f"grpo-s{seed}", seed, ["--preset", args.grpo_preset] + args.grpo_options.split(), tree["sampled_tokens"])
+        except Exception as e:  # noqa: BLE001 - reported below, the other seeds go on
+            errors.append(f"seed {seed}: {e}")
+
+    pending = list(seeds)
+    workers = []
+    lock = threading.Lock()
+
+    def worker():
+        while True:
+            with lock:
+                if not pending:
+                    return
+                seed = pending.pop(0)
+            pair(seed)
+
+    for _ in range(max(1, args.jobs)):
+        t = threading.Thread(target=worker)
+        t.start()
+        workers.append(t)
+    for t in workers:
+        t.join()
+    for e in errors:
+        log("error:", e)
+    summarise(args, base)
+    return 1 if errors else 0
+
+
+def summarise(args, base):
+    runs_dir = os.path.join(args.out, "runs")
+    results = []
+    for name in sorted(os.listdir(runs_dir)):
+        path = os.path.join(runs_dir, name, "result.json")
+        if os.path.exists(path):
+            results.append(json.load(open(path)))
+    by_arm = {}
     for r in results:
-        lines.append(f"| {r['run']} | {r['steps']} | {100 * r['pass@1']:.1f}% | {100 * r['pass@k']:.1f}% | {r['mean_response_tokens']:.1f} | "
-                     f"{r['wall_seconds']:.0f} | {r['seconds_sampling']:.0f} | {r['seconds_training']:.0f} | {r['tokens_trained']:,} |")
-    lines.append("")
-    for algorithm in ("grpo", "treerpo"):
-        group = [r for r in results if r["algorithm"] == algorithm and r["normalisation"] == "group"
-                 and r["run"].rsplit("-s", 1)[0] == algorithm]
-        if group:
-            p1 = [100 * r["pass@1"] for r in group]
-            length = [r["mean_response_tokens"] for r in group]
-            spread = f" (min {min(p1):.1f}, max {max(p1):.1f})" if len(p1) > 1 else ""
-            lines.append(f"- {algorithm} (group normalisation), {len(group)} seeds: mean Pass@1 {statistics.mean(p1):.1f}%{spread}, "
-                         f"mean answer tokens {statistics.mean(length):.1f}")
+        by_arm.setdefault(r["arm"], {})[r["seed"]] = r
+    method = {}
+    for arm in by_arm:
+        config = json.load(open(os.path.join(runs_dir, f"{arm}-s{min(by_arm[arm])}", "config.json")))
+        tau, prune = config["advantages"]["tau"], config["advantages"]["pruneUniformTrees"]
+        if config["algorithm"] == "grpo":
+            method[arm] = "GRPO (plain)" if tau == 0 and not prune else "GRPO (filtered)" if tau == 0.1 and prune else f"GRPO (tau {tau}, prune {prune})"
+        else:
+            method[arm] = "TreeRPO"
+    k = base["k"]
+    lines = [f"Held-out: the first {base['questions']} held-out questions x {k} samples at temperature 1 (sample seed 1). "
+             f"Base model: Pass@1 {100 * base['pass@1']:.1f}% (+-{100 * base['pass@1_stderr']:.1f} sampling noise), "
+             f"Pass@{k} {100 * base['pass@k']:.1f}%, maj@{k} {100 * base['maj@k']:.1f}%, {base['mean_response_tokens']:.1f} answer tokens.",
+             "",
+             f"| run | method | steps | sampled tokens | Pass@1 | gain over base (+-1 s.e.) | Pass@{k} | maj@{k} | answer tokens | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['run']} | {method[r['arm']]} | {r['steps']} | {r['sampled_tokens']:,} | {100 * r['pass@1']:.1f}% | "
+                     f"{100 * r['gain']:+.1f} +-{100 * r['gain_stderr']:.1f} | {100 * r['pass@k']:.1f}% | {100 * r['maj@k']:.1f}% | "
+                     f"{r['mean_response_tokens']:.1f} | {r['wall_seconds']:.0f} |")
+    lines += ["", "Per arm, over seeds (mean, standard deviation, 95% t interval of the mean):", "",
+              "| arm | seeds | " + " | ".join(label for _, label, _ in METRICS) + " | gain over base |",
+              "|---|---|" + "---|" * (len(METRICS) + 1)]
+    summary = {}
+    for arm, runs in sorted(by_arm.items()):
+        cells = []
+        summary[arm] = {}
+        for key, _, scale in METRICS + [("gain", "gain", 100)]:
+            m, sd, half = interval([scale * r[key] for r in runs.values()])
+            summary[arm][key] = dict(mean=m, sd=sd, ci95=half)
+            cells.append(f"{m:.1f}" + (f" (sd {sd:.1f}, +-{half:.1f})" if sd is not None else ""))
+        lines.append(f"| {method[arm]} | {len(runs)} | " + " | ".join(cells) + " |")
+    paired = {}
+    if "treerpo" in by_arm and "grpo" in by_arm:
+        common = sorted(set(by_arm["treerpo"]) & set(by_arm["grpo"]))
+        if common:
+            lines += ["", f"Paired difference TreeRPO - {method['grpo']} over seeds {','.join(map(str, common))} "
+                          "(equal sampled tokens per pair; mean, standard deviation, 95% t interval):", "",
+                      "| metric | mean difference | sd | 95% interval |", "|---|---|---|---|"]
+            for key, label, scale in METRICS:
+                d = [scale * (by_arm["treerpo"][s][key] - by_arm["grpo"][s][key]) for s in common]
+                m, sd, half = interval(d)
+                paired[key] = dict(mean=m, sd=sd, ci95=half, seeds=common, values=d)
+                unit = " points" if scale == 100 else " tokens"
+                lines.append(f"| {label} | {m:+.1f}{unit} | " + (f"{sd:.1f} | {m - half:+.1f} to {m + half:+.1f} |" if sd is not None else "- | - |"))
     text = "\n".join(lines)
     print(text)
     open(os.path.join(args.out, "results.md"), "w").write(text + "\n")
-    json.dump({"base": base_eval, "runs": results, "budget": args.budget}, open(os.path.join(args.out, "results.json"), "w"), indent=1)
-    sh([args.treerpo, "report"] + [r["run"] for r in results] + ["--workspace", ws, "--out", os.path.join(args.out, "curves.svg"),
-                                                                  "--title", f"GRPO vs TreeRPO, {args.budget:,} sampled tokens per run"])
+    json.dump({"base": {k2: v for k2, v in base.items() if k2 != "correct_per_question"}, "runs": results,
+               "per_arm": summary, "paired": paired, "methods": method},
+              open(os.path.join(args.out, "results.json"), "w"), indent=1)
+    names = [r["run"] for r in results]
+    if names:
+        sh([args.treerpo, "report"] + [os.path.join(runs_dir, n) for n in names] + ["--out", os.path.join(args.out, "curves.svg"),
+           "--title", f"TreeRPO vs {method.get('grpo', 'GRPO')}, paired by seed at equal sampled tokens"], stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":

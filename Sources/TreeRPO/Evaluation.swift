@@ -17,10 +17,28 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var k: Int
     public var meanResponseTokens: Double
     public var questions: Int
+    /// The sampling noise of `pass1` on this fixed question set (one standard error): what a
+    /// second evaluation with other sample seeds would scatter by. nil with one sample per question.
+    public var pass1StandardError: Double?
+    /// Correct samples of each question, in order (for paired comparisons, `EvaluationComparison`).
+    public var correctPerQuestion: [Int]?
+
+    public init(pass1: Double, passK: Double, majK: Double, k: Int, meanResponseTokens: Double, questions: Int,
+                pass1StandardError: Double? = nil, correctPerQuestion: [Int]? = nil) {
+        self.pass1 = pass1
+        self.passK = passK
+        self.majK = majK
+        self.k = k
+        self.meanResponseTokens = meanResponseTokens
+        self.questions = questions
+        self.pass1StandardError = pass1StandardError
+        self.correctPerQuestion = correctPerQuestion
+    }
 
     enum CodingKeys: String, CodingKey {
         case pass1 = "pass@1", passK = "pass@k", majK = "maj@k", k
         case meanResponseTokens = "mean_response_tokens", questions
+        case pass1StandardError = "pass@1_stderr", correctPerQuestion = "correct_per_question"
     }
 }
 
@@ -55,6 +73,16 @@ public enum Evaluation {
         var failAll = 1.0
         for i in (n - c + 1)...n { failAll *= 1 - Double(k) / Double(i) }
         return 1 - failAll
+    }
+
+    /// Standard error of Pass@1 from sampling alone, over a fixed set of questions with `k`
+    /// samples each: per question c(k - c) / (k (k - 1)) estimates p(1 - p) without bias, the
+    /// question's mean has variance p(1 - p) / k, and the set's mean averages them.
+    public static func pass1SamplingStandardError(correct: [Int], k: Int) -> Double? {
+        guard k >= 2, !correct.isEmpty else { return nil }
+        let q = Double(correct.count), kk = Double(k)
+        let variance = correct.reduce(0.0) { $0 + Double($1 * (k - $1)) / (kk * kk * (kk - 1)) } / (q * q)
+        return variance.squareRoot()
     }
 
     /// The majority answer of a question's samples (answers that are the same number vote
@@ -119,7 +147,9 @@ public enum Evaluation {
             passK: correct.reduce(0.0) { $0 + passAtK(n: k, c: $1, k: k) } / total,
             majK: Double(majority) / total, k: k,
             meanResponseTokens: Double(responseTokens) / (total * Double(k)),
-            questions: problems.count)
+            questions: problems.count,
+            pass1StandardError: pass1SamplingStandardError(correct: correct, k: k),
+            correctPerQuestion: correct)
     }
 }
 

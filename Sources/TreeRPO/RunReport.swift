@@ -1,8 +1,10 @@
 import Foundation
 
 /// Training curves of one or several runs as one SVG (`treerpo report`): training reward,
-/// held-out Pass@1 and mean answer length, against step (top row) and against sampled tokens
-/// (bottom row), one colour per run.
+/// held-out Pass@1 (when any run evaluated during training) and mean answer length, against
+/// step (top row) and against sampled tokens (bottom row), one colour per run. A curve of more
+/// than a few points is drawn twice: the raw values thin and pale, and a centred moving
+/// average bold over them, because per-step values scatter more than the trend moves.
 public enum RunReport {
     public struct Run: Sendable {
         public var name: String
@@ -41,16 +43,17 @@ public enum RunReport {
         let reward: (StepMetrics) -> Double? = { $0.rewardMean }
         let pass1: (StepMetrics) -> Double? = { $0.eval?.pass1 }
         let length: (StepMetrics) -> Double? = { $0.meanResponseTokens }
-        let panels: [[Panel]] = [
-            [Panel(title: "training reward (leaf mean)", x: step, y: reward, xLabel: "step"),
-             Panel(title: "held-out Pass@1", x: step, y: pass1, xLabel: "step"),
-             Panel(title: "mean answer tokens", x: step, y: length, xLabel: "step")],
-            [Panel(title: "training reward (leaf mean)", x: tokens, y: reward, xLabel: "sampled tokens"),
-             Panel(title: "held-out Pass@1", x: tokens, y: pass1, xLabel: "sampled tokens"),
-             Panel(title: "mean answer tokens", x: tokens, y: length, xLabel: "sampled tokens")],
-        ]
+        // A panel no run has data for would be empty: held-out Pass@1 only when some run evaluated.
+        let anyEval = runs.contains { $0.metrics.contains { $0.eval != nil } }
+        let panels: [[Panel]] = [(step, "step"), (tokens, "sampled tokens")].map { x, xLabel in
+            var row = [Panel(title: "training reward (leaf mean)", x: x, y: reward, xLabel: xLabel)]
+            if anyEval { row.append(Panel(title: "held-out Pass@1", x: x, y: pass1, xLabel: xLabel)) }
+            row.append(Panel(title: "mean answer tokens", x: x, y: length, xLabel: xLabel))
+            return row
+        }
+        let columns = Double(panels[0].count)
         let panelW = 380.0, panelH = 250.0, left = 60.0, top = 70.0, gapX = 30.0, gapY = 70.0
-        let width = left + 3 * panelW + 2 * gapX + 20, height = top + 2 * panelH + gapY + 60
+        let width = left + columns * panelW + (columns - 1) * gapX + 20, height = top + 2 * panelH + gapY + 60
         var out = """
             <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
             <rect width="100%" height="100%" fill="white"/>
@@ -100,14 +103,42 @@ public enum RunReport {
         }
         for (i, points) in series.enumerated() where !points.isEmpty {
             let c = colours[i % colours.count]
-            let path = points.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
-            s += "<polyline points=\"\(path)\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\"/>\n"
+            func path(_ ps: [(Double, Double)]) -> String {
+                ps.map { String(format: "%.1f,%.1f", px($0.0), py($0.1)) }.joined(separator: " ")
+            }
+            let window = smoothingWindow(points.count)
+            if window > 1 {
+                let smooth = zip(points.map(\.0), movingAverage(points.map(\.1), window: window)).map { ($0, $1) }
+                s += "<polyline points=\"\(path(points))\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"1\" stroke-opacity=\"0.35\"/>\n"
+                s += "<polyline points=\"\(path(smooth))\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"2.5\"/>\n"
+            } else {
+                s += "<polyline points=\"\(path(points))\" fill=\"none\" stroke=\"\(c)\" stroke-width=\"2\"/>\n"
+            }
             if points.count <= 40 {
                 for (x, y) in points { s += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>", px(x), py(y), c) }
                 s += "\n"
             }
         }
         return s + "</g>\n"
+    }
+
+    /// Points averaged by the smoothed line: none below 5 points, then about a tenth of the
+    /// curve, odd so the window is centred, at least 3.
+    static func smoothingWindow(_ count: Int) -> Int {
+        guard count >= 5 else { return 1 }
+        let w = max(3, count / 10)
+        return w % 2 == 1 ? w : w + 1
+    }
+
+    /// Centred moving average; near the ends the window shrinks to what exists on both sides
+    /// equally, so the first and last points stay themselves rather than lagging.
+    static func movingAverage(_ ys: [Double], window: Int) -> [Double] {
+        let half = window / 2
+        return ys.indices.map { i in
+            let h = min(half, i, ys.count - 1 - i)
+            let slice = ys[(i - h)...(i + h)]
+            return slice.reduce(0, +) / Double(slice.count)
+        }
     }
 
     /// About five round tick values covering [lo, hi].

@@ -120,7 +120,7 @@ public final class Trainer {
     static func loadData(_ c: TrainingConfig) throws -> TrainingData {
         let template = try c.promptTemplate.map { try PromptTemplate($0, source: "--prompt-template") }
         if c.data == "arithmetic" {
-            return try TrainingData.arithmetic(c.arithmetic, seed: c.seed, evalSeed: c.evalSeed,
+            return try TrainingData.arithmetic(c.arithmetic, dataSeed: c.dataSeed, evalSeed: c.evalSeed,
                                                heldOutCount: c.evalQuestions, template: template)
         }
         return try TrainingData.file(URL(fileURLWithPath: c.data), questionField: c.questionField,
@@ -225,7 +225,8 @@ public final class Trainer {
 
         // Update on the trees that carry any loss.
         let trained = trees.filter { TreePacking.lossTokenCount(of: $0) > 0 }
-        m.learningRate = config.learningRateSchedule.learningRate(step: s)
+        m.learningRate = config.learningRate(step: s, tokensSampledBefore: tokensSampledTotal - m.tokensSampled,
+                                             tokensSampledAfter: tokensSampledTotal)
         m.tokensPathExpanded = trees.reduce(0) { total, tree in
             total + tree.leaves.reduce(0) { $0 + tree.promptTokens.count + tree.responseTokens(to: $1).count }
         }
@@ -247,7 +248,10 @@ public final class Trainer {
         nextStep = s + 1
 
         if config.evalEvery > 0, nextStep % config.evalEvery == 0 || isFinished {
-            m.eval = try evaluate()
+            // The per-question counts stay out of the metrics line (one line per step stays short).
+            var result = try evaluate()
+            result.correctPerQuestion = nil
+            m.eval = result
         }
         try appendMetrics(m)
         if config.treeDumpEvery > 0, s % config.treeDumpEvery == 0 {

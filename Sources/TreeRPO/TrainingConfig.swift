@@ -11,6 +11,51 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case grpo
     }
 
+    /// Named method settings, so every table can say which GRPO it ran (TREERPO.md "GRPO").
+    public enum Preset: String, CaseIterable, Sendable {
+        /// Trees; sibling groups below `tau` and trees whose leaves all agree are dropped.
+        case treerpo
+        /// GRPO as TRL's GRPOTrainer: every group trains, also a group whose answers all agree
+        /// (its advantages are zero, but its tokens count in the token-mean).
+        case grpoPlain = "grpo-plain"
+        /// GRPO with TreeRPO's filters (tau and pruning), as DAPO's dynamic sampling.
+        case grpoFiltered = "grpo-filtered"
+    }
+
+    /// Sets the algorithm and the group filters of `preset`; the other settings stay.
+    public mutating func apply(_ preset: Preset) {
+        switch preset {
+        case .treerpo:
+            algorithm = .treerpo
+            advantages.tau = AdvantageConfig().tau
+            advantages.pruneUniformTrees = true
+        case .grpoPlain:
+            algorithm = .grpo
+            advantages.tau = 0
+            advantages.pruneUniformTrees = false
+        case .grpoFiltered:
+            algorithm = .grpo
+            advantages.tau = AdvantageConfig().tau
+            advantages.pruneUniformTrees = true
+        }
+    }
+
+    /// The method as tables name it, read from the settings (so it cannot disagree with them):
+    /// "TreeRPO", "GRPO (plain)", "GRPO (filtered)", or the filters spelt out when they match
+    /// no preset.
+    public var methodName: String {
+        let tau = advantages.tau, prune = advantages.pruneUniformTrees
+        let filters = "tau \(tau), \(prune ? "pruning" : "no pruning")"
+        switch algorithm {
+        case .treerpo:
+            return tau == AdvantageConfig().tau && prune ? "TreeRPO" : "TreeRPO (\(filters))"
+        case .grpo:
+            if tau == 0 && !prune { return "GRPO (plain)" }
+            if tau == AdvantageConfig().tau && prune { return "GRPO (filtered)" }
+            return "GRPO (\(filters))"
+        }
+    }
+
     public enum StepBoundaryMode: String, Codable, CaseIterable, Sendable {
         case tokens, newline
     }
@@ -83,9 +128,12 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     /// Prompt template with `{question}`; `nil` uses `PromptTemplate.arithmetic` ("Question: ...\nAnswer:\n").
     public var promptTemplate: String? = nil
     public var arithmetic = ArithmeticTask()
+    /// The built-in task's fine-tuning questions come from this seed, not from `seed` (which
+    /// orders them and drives sampling): every run seed trains on the same pool (`DataSeeds`).
+    public var dataSeed: UInt64 = DataSeeds.training
     /// Held-out questions are drawn from this seed (the built-in task) or the last
     /// `evalQuestions` lines of the data file are held out.
-    public var evalSeed: UInt64 = 1_000_003
+    public var evalSeed: UInt64 = DataSeeds.heldOut
 
     /// Reward: the built-in verifier, or an external command (see `ExternalCommandReward`).
     public var rewardCommand: String? = nil
@@ -110,6 +158,21 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var learningRateSchedule: LearningRateSchedule {
         LearningRateSchedule(peak: learningRate, warmupSteps: warmupSteps, shape: schedule, totalSteps: steps,
                              minRatio: minLearningRateRatio)
+    }
+
+    /// The learning rate of update `step`, taken after it sampled: the schedule runs over the
+    /// run's real length, whichever of `steps` and `maxSampledTokens` ends it first. Against a
+    /// token budget, progress is the share sampled before this step, and 1 on the step that
+    /// spends the budget (the last): a budget run with `steps` set huge still decays to its end.
+    public func learningRate(step: Int, tokensSampledBefore: Int, tokensSampledAfter: Int) -> Double {
+        let schedule = learningRateSchedule
+        let decaySteps = steps - 1 - warmupSteps
+        var progress = decaySteps > 0 ? Double(step - warmupSteps) / Double(decaySteps) : 0
+        if maxSampledTokens > 0 {
+            let tokenProgress = tokensSampledAfter >= maxSampledTokens ? 1 : Double(tokensSampledBefore) / Double(maxSampledTokens)
+            progress = max(progress, tokenProgress)
+        }
+        return schedule.learningRate(step: step, progress: progress)
     }
 
     /// Problems a run would hit later, found now; each names the setting.

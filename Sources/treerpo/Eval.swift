@@ -52,10 +52,13 @@ struct Eval: ParsableCommand {
     @Option(name: .customLong("prompt-template"), help: "Prompt around each question, with {question}. Default: \"Question: {question}\\nAnswer:\\n\".")
     var promptTemplate: String?
 
+    @Option(name: .customLong("data-seed"), help: "Built-in task: the training questions' seed (finetune --data-seed), which the held-out questions exclude.")
+    var dataSeed = TrainingConfig().dataSeed
+
     @Option(help: "Random seed of the samples.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Print one JSON object: pass@1, pass@k, maj@k, k, mean_response_tokens, questions.")
+    @Flag(help: "Print one JSON object: pass@1, pass@k, maj@k, k, mean_response_tokens, questions, pass@1_stderr, correct_per_question (for `treerpo compare`).")
     var json = false
 
     @OptionGroup var runtime: RuntimeOptions
@@ -78,7 +81,7 @@ struct Eval: ParsableCommand {
         var problems: [Problem]
         if data == "arithmetic" {
             let config = TrainingConfig()
-            problems = try TrainingData.arithmetic(config.arithmetic, seed: config.seed, evalSeed: config.evalSeed,
+            problems = try TrainingData.arithmetic(config.arithmetic, dataSeed: dataSeed, evalSeed: config.evalSeed,
                                                    heldOutCount: questions ?? config.evalQuestions).heldOut
         } else {
             problems = try Dataset.load(URL(fileURLWithPath: data), questionField: questionField, answerField: answerField)
@@ -97,7 +100,7 @@ struct Eval: ParsableCommand {
         print("model: \(loaded.weightsSource)")
         print("data: \(data == "arithmetic" ? "arithmetic task, held-out questions" : data), \(result.questions) questions x \(result.k) samples at temperature \(temperature)")
         print(Table.render(header: ["metric", "value"], rows: [
-            ["Pass@1", String(format: "%.1f%%", result.pass1 * 100)],
+            ["Pass@1", String(format: "%.1f%%", result.pass1 * 100) + (result.pass1StandardError.map { String(format: " +-%.1f", 100 * $0) } ?? "")],
             ["Pass@\(result.k)", String(format: "%.1f%%", result.passK * 100)],
             ["maj@\(result.k)", String(format: "%.1f%%", result.majK * 100)],
             ["mean answer tokens", String(format: "%.1f", result.meanResponseTokens)],

@@ -43,20 +43,24 @@ struct Finetune: ParsableCommand {
     var rewardTimeout = TrainingConfig.defaultRewardTimeout
 
     // Algorithm and tree.
-    @Option(help: "treerpo or grpo (a depth-1 tree of --group-size complete answers).")
-    var algorithm: TrainingConfig.Algorithm = .treerpo
+    @Option(help: "Named method: treerpo, grpo-plain (every group trains, as TRL) or grpo-filtered (tau and pruning as TreeRPO, as DAPO). Sets --algorithm, --tau and pruning; give it instead of them.")
+    var preset: TrainingConfig.Preset?
+    @Option(help: "treerpo or grpo (a depth-1 tree of --group-size complete answers; with the default --tau and pruning this is grpo-filtered).")
+    var algorithm: TrainingConfig.Algorithm?
     @Option(name: .customLong("group-size"), help: "GRPO: answers per question.")
     var groupSize = TrainingConfig().groupSize
     @OptionGroup(title: "Tree") var tree: TreeOptions
-    @Option(help: "Random seed (sampling and data order).") var seed: UInt64 = 0
+    @Option(help: "Random seed (sampling and the order of the questions).") var seed: UInt64 = 0
+    @Option(name: .customLong("data-seed"), help: "Built-in task: the seed of the training questions (independent of --seed, disjoint from the bundled model's pretraining corpus).")
+    var dataSeed = TrainingConfig().dataSeed
 
     // Advantages.
     @Option(name: .customLong("advantage-norm"), help: "group, none, tree or batch.")
     var advantageNorm: AdvantageNormalization = TrainingConfig().advantages.normalization
     @Option(help: "Inner-node values: children (recursive mean) or descendantLeaves (mean over the leaves below).")
     var values: ValueAggregation = TrainingConfig().advantages.values
-    @Option(help: "Drop sibling groups whose values spread less than this.")
-    var tau = TrainingConfig().advantages.tau
+    @Option(help: "Drop sibling groups whose values spread less than this (default \(TrainingConfig().advantages.tau)).")
+    var tau: Double?
     @Flag(name: .customLong("no-prune"), help: "Keep trees whose leaves all agree.")
     var noPrune = false
 
@@ -96,12 +100,15 @@ struct Finetune: ParsableCommand {
         if data != nil && task != nil { throw ValidationError("give --data FILE or --task arithmetic, not both") }
         if let task, task != "arithmetic" { throw ValidationError("--task: expected arithmetic, found \(task)") }
         if resume && runName == nil { throw ValidationError("--resume needs --run NAME (the run to continue)") }
+        if preset != nil && (algorithm != nil || tau != nil || noPrune) {
+            throw ValidationError("--preset sets --algorithm, --tau and pruning; give the preset or those options, not both")
+        }
         guard tree.temperature > 0 else { throw ValidationError("--temperature must be > 0 for training, got \(tree.temperature)") }
     }
 
     func trainingConfig() throws -> TrainingConfig {
         var c = TrainingConfig()
-        c.algorithm = algorithm
+        c.algorithm = algorithm ?? .treerpo
         c.groupSize = groupSize
         c.depth = tree.depth
         c.branching = try tree.branchingPerLevel()
@@ -116,8 +123,10 @@ struct Finetune: ParsableCommand {
         c.seed = seed
         c.advantages.normalization = advantageNorm
         c.advantages.values = values
-        c.advantages.tau = tau
+        c.advantages.tau = tau ?? c.advantages.tau
         c.advantages.pruneUniformTrees = !noPrune
+        if let preset { c.apply(preset) }
+        c.dataSeed = dataSeed
         c.epsLow = epsLow
         c.epsHigh = epsHigh
         c.beta = beta
@@ -169,11 +178,11 @@ struct Finetune: ParsableCommand {
         let shape = c.treeShape
         FileHandle.standardError.write(Data("""
             run \(name) in \(trainer.runFolder.path)\(resume && trainer.freshStartOnResume == nil ? " (resumed at step \(trainer.nextStep))" : "")
-            \(c.algorithm.rawValue): depth \(shape.depth), branching \(shape.branching.map(String.init).joined(separator: ",")), step \(shape.stepTokens) tokens, up to \(c.leavesPerTree) leaves per question, \(c.promptsPerStep) questions per step
+            \(c.methodName): depth \(shape.depth), branching \(shape.branching.map(String.init).joined(separator: ",")), step \(shape.stepTokens) tokens, up to \(c.leavesPerTree) leaves per question, \(c.promptsPerStep) questions per step
             data: \(trainer.data.source)
-
+            \(Self.samplingNote(c))
             """.utf8))
-        let progress = ProgressLine(total: c.steps, enabled: !json)
+        let progress = ProgressLine(totalSteps: c.steps, maxSampledTokens: c.maxSampledTokens, enabled: !json)
         do {
             try trainer.run { m in
                 if json { print((try? m.jsonLine()) ?? "") } else { progress.update(m) }
@@ -187,6 +196,13 @@ struct Finetune: ParsableCommand {
         progress.finish()
         if let ref = trainer.lastCheckpoint { print("checkpoint: \(ref.folder.path)") }
         print("metrics: \(trainer.metricsFile.path)")
+    }
+
+    /// The importance ratio uses the model's own softmax at temperature 1 as the sampling
+    /// policy; a run that samples otherwise is told so (docs/method.md "Loss").
+    static func samplingNote(_ c: TrainingConfig) -> String {
+        guard c.temperature != 1 || c.topP < 1 || c.topK > 0 else { return "" }
+        return "note: sampling at temperature \(c.temperature), top-p \(c.topP), top-k \(c.topK) draws from another distribution than the temperature-1 policy the importance ratio divides by; the ratio does not correct for it (docs/method.md)\n"
     }
 
     /// Options that choose which run to continue and how to run it, as opposed to training settings.
@@ -212,6 +228,7 @@ struct Finetune: ParsableCommand {
 }
 
 extension TrainingConfig.Algorithm: ExpressibleByArgument {}
+extension TrainingConfig.Preset: ExpressibleByArgument {}
 extension AdvantageNormalization: ExpressibleByArgument {}
 extension ValueAggregation: ExpressibleByArgument {}
 extension LossAggregation: ExpressibleByArgument {}

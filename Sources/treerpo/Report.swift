@@ -8,8 +8,9 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Draw training curves of one or several runs side by side as an SVG.",
         discussion: """
-            Panels: training reward, held-out Pass@1 (steps that evaluated; finetune --eval-every) \
-            and mean answer length, against step and against sampled tokens.
+            Panels: training reward, held-out Pass@1 (steps that evaluated; finetune --eval-every; \
+            left out when no run evaluated) and mean answer length, against step and against \
+            sampled tokens; curves of 5 points or more get a smoothed line over the raw one.
             """
     )
 
@@ -39,14 +40,16 @@ struct Report: ParsableCommand {
         let loaded = try RunReport.load(folders)
         try AtomicFile.write(Data(RunReport.svg(loaded, title: title).utf8), to: URL(fileURLWithPath: out))
         var rows: [[String]] = []
-        for r in loaded {
+        for (r, folder) in zip(loaded, folders) {
             let last = r.metrics.last!
+            // The method as the run's saved settings name it (plain or filtered GRPO, TreeRPO).
+            let config = try? JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: folder.appendingPathComponent("config.json")))
             let evals = r.metrics.compactMap(\.eval)
-            rows.append([r.name, "\(last.step + 1)", "\(last.tokensSampledTotal)", String(format: "%.3f", last.rewardMean),
+            rows.append([r.name, config?.methodName ?? "?", "\(last.step + 1)", "\(last.tokensSampledTotal)", String(format: "%.3f", last.rewardMean),
                          evals.last.map { String(format: "%.3f", $0.pass1) } ?? "-",
                          String(format: "%.1f", last.meanResponseTokens)])
         }
-        print(Table.render(header: ["run", "steps", "sampled tokens", "last reward", "last held-out pass@1", "last answer tokens"], rows: rows))
+        print(Table.render(header: ["run", "method", "steps", "sampled tokens", "last reward", "last held-out pass@1", "last answer tokens"], rows: rows))
         print("wrote \(out)")
     }
 }

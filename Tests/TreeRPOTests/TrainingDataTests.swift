@@ -4,13 +4,13 @@ import Testing
 
 @Suite struct TrainingDataTests {
     @Test func heldOutQuestionsAreNeverTrainedOn() throws {
-        let data = try TrainingData.arithmetic(ArithmeticTask(), seed: 0, evalSeed: 1_000_003, heldOutCount: 64)
+        let data = try TrainingData.arithmetic(ArithmeticTask(), dataSeed: DataSeeds.training, evalSeed: DataSeeds.heldOut, heldOutCount: 64)
         #expect(data.heldOut.count == 64)
         #expect(Set(data.train.map(\.question)).isDisjoint(with: data.heldOut.map(\.question)))
     }
 
     @Test func orderDependsOnSeedAndStepOnly() throws {
-        let data = try TrainingData.arithmetic(ArithmeticTask(steps: 2...2), seed: 3, evalSeed: 4, heldOutCount: 4)
+        let data = try TrainingData.arithmetic(ArithmeticTask(steps: 2...2), dataSeed: 3, evalSeed: 4, heldOutCount: 4)
         let a = (0..<5).map { data.indices(step: $0, promptsPerStep: 3, seed: 3) }
         let b = (0..<5).map { data.indices(step: $0, promptsPerStep: 3, seed: 3) }
         #expect(a == b)
@@ -61,9 +61,30 @@ import Testing
                                  .init(name: "treerpo", metrics: metrics(6, reward: 0.3))])
         #expect(svg.hasPrefix("<svg"))
         #expect(svg.contains("grpo &lt;seed 0&gt;"))
-        // Six panels, each with one line per run.
-        #expect(svg.components(separatedBy: "<polyline").count - 1 == 12)
+        // Six panels. Reward and length have 6 points per run: raw and smoothed lines (4 per
+        // panel); held-out Pass@1 has 3 points per run: one line each (2 per panel).
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 4 * 4 + 2 * 2)
         #expect(svg.contains("held-out Pass@1") && svg.contains("sampled tokens"))
+        #expect(!svg.contains("no data"))
+    }
+
+    /// Runs that never evaluated get no held-out panel (it would be empty).
+    @Test func noEmptyHeldOutPanel() {
+        let m = (0..<3).map { s -> StepMetrics in
+            var x = StepMetrics(step: s)
+            x.rewardMean = 0.5
+            x.tokensSampledTotal = (s + 1) * 100
+            return x
+        }
+        let svg = RunReport.svg([.init(name: "r", metrics: m)])
+        #expect(!svg.contains("held-out Pass@1") && !svg.contains("no data"))
+        #expect(svg.components(separatedBy: "<polyline").count - 1 == 4)
+    }
+
+    /// Window 3 centred; the ends average only what lies on both sides equally (themselves).
+    @Test func movingAverageByHand() {
+        #expect(RunReport.movingAverage([0, 3, 0, 3, 6], window: 3) == [0, 1, 2, 3, 6])
+        #expect(RunReport.smoothingWindow(4) == 1 && RunReport.smoothingWindow(12) == 3 && RunReport.smoothingWindow(300) == 31)
     }
 
     @Test func ticksCoverTheRange() {
@@ -71,5 +92,26 @@ import Testing
         #expect(t.first! <= 0 && t.last! >= 0.73 && t.count >= 3 && t.count <= 9)
         let big = RunReport.niceTicks(0, 123_456)
         #expect(big.last! >= 123_456 && big.count <= 9)
+    }
+}
+
+@Suite struct EvaluationUncertaintyTests {
+    /// Three questions, two samples each. Before: 0, 1, 2 correct; after: 1, 1, 2.
+    /// Sampling noise before: only question 2 varies, c(k-c)/(k^2 (k-1)) = 1/4, over 3^2
+    /// questions: variance 1/36, standard error 1/6.
+    /// Change per question: 1/2, 0, 0; mean 1/6; sample variance ((1/3)^2 + 2 (1/6)^2) / 2 =
+    /// 1/12; standard error sqrt(1/12 / 3) = 1/6.
+    @Test func handWorkedStandardErrors() throws {
+        #expect(abs(Evaluation.pass1SamplingStandardError(correct: [0, 1, 2], k: 2)! - 1.0 / 6) < 1e-12)
+        #expect(Evaluation.pass1SamplingStandardError(correct: [0, 1, 2], k: 1) == nil)
+        func result(_ c: [Int]) -> EvaluationResult {
+            EvaluationResult(pass1: Double(c.reduce(0, +)) / 6, passK: 0, majK: 0, k: 2, meanResponseTokens: 0, questions: 3,
+                             correctPerQuestion: c)
+        }
+        let comparison = try EvaluationComparison(before: result([0, 1, 2]), after: result([1, 1, 2]))
+        #expect(abs(comparison.pass1Change - 1.0 / 6) < 1e-12)
+        #expect(abs(comparison.pass1ChangeStandardError - 1.0 / 6) < 1e-12)
+        #expect(abs(comparison.pass1ChangeHigh - (1.0 / 6 + 1.96 / 6)) < 1e-12)
+        #expect(throws: EvaluationError.self) { _ = try EvaluationComparison(before: result([0, 1, 2]), after: result([1, 1])) }
     }
 }
