@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 import Transformer
 
-/// Samples one rollout tree per prompt (TREERPO.md "Tree sampling"), all trees together.
+/// Samples one rollout tree per prompt (docs/method.md "Tree sampling"), all trees together.
 ///
 /// Cache layout: each prompt is a root block; each node's step lives in its own block whose
 /// parent is its parent node's block, so a branch's context is the chain of its ancestors'

@@ -1,4 +1,4 @@
-/// Where a step of a tree node ends (TREERPO.md "Tree sampling").
+/// Where a step of a tree node ends (docs/method.md "Tree sampling").
 public enum StepBoundary: Sendable, Equatable {
     /// Every step is `stepTokens` tokens (the paper's choice).
     case tokens

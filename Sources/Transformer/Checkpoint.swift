@@ -1,7 +1,7 @@
 import Foundation
 import ModelFiles
 
-/// A training checkpoint on disk (DESIGN.md "Files on disk"):
+/// A training checkpoint on disk (docs/architecture.md "The workspace"):
 ///
 ///     runs/<run>/checkpoints/step-00000012/
 ///         model.safetensors       F32, canonical Hugging Face names, the base's parameter set

@@ -1,6 +1,6 @@
 import Tensors
 
-/// Cached keys and values, in blocks that form a forest (the tree cache of DESIGN.md).
+/// Cached keys and values, in blocks that form a forest (the tree cache of docs/architecture.md).
 ///
 /// Storage per layer: K and V `[slots, kvHeads * headDim]`. A block is a run of contiguous slots
 /// reserved at once, owned by one node: a plain sequence is a chain of one block (prompt and

@@ -1,6 +1,6 @@
 import Foundation
 
-/// The folder the commands share (DESIGN.md "Files on disk"): `base/` the imported model (an HF
+/// The folder the commands share (docs/architecture.md "The workspace"): `base/` the imported model (an HF
 /// folder plus `import-map.json`), `runs/<name>/` fine-tuning runs, `export/` exported models.
 public struct Workspace: Equatable, Sendable {
     public static let defaultFolderName = "treerpo-workspace"

@@ -3,7 +3,7 @@ import Sampling
 import Tokenization
 import Transformer
 
-/// Pass@1, unbiased Pass@k, maj@k and answer length over held-out questions (TREERPO.md
+/// Pass@1, unbiased Pass@k, maj@k and answer length over held-out questions (docs/method.md
 /// "Evaluation").
 public struct EvaluationResult: Codable, Equatable, Sendable {
     /// Mean correctness over all k samples of all questions.

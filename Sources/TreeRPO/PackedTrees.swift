@@ -2,7 +2,7 @@ import Foundation
 import Sampling
 import Tensors
 
-/// How per-token losses are averaged into one number (TREERPO.md "Loss").
+/// How per-token losses are averaged into one number (docs/method.md "Loss").
 public enum LossAggregation: String, Codable, CaseIterable, Sendable {
     /// Mean over every loss token of the whole batch (all trees, all micro-batches).
     case tokenMean = "token-mean"
@@ -19,7 +19,7 @@ public struct PackedLossToken: Equatable, Sendable {
     public var weight: Float
 }
 
-/// Several rollout trees packed side by side into one token sequence (TREERPO.md "Loss"):
+/// Several rollout trees packed side by side into one token sequence (docs/method.md "Loss"):
 /// each tree's prompt, then every node's step once, in node order. A token's predecessor is the
 /// token before it in its own step, the first token of a step follows its parent's last token
 /// (the prompt's last token for a first step), so the tree mask lets each token see exactly its

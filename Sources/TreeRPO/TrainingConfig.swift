@@ -11,7 +11,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case grpo
     }
 
-    /// Named method settings, so every table can say which GRPO it ran (TREERPO.md "GRPO").
+    /// Named method settings, so every table can say which GRPO it ran (docs/method.md "Advantages").
     public enum Preset: String, CaseIterable, Sendable {
         /// Trees; sibling groups below `tau` and trees whose leaves all agree are dropped.
         case treerpo
@@ -62,7 +62,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
 
     public var algorithm: Algorithm = .treerpo
 
-    // Tree shape (TREERPO.md "Tree sampling").
+    // Tree shape (docs/method.md "Tree sampling").
     public var depth = 3
     /// Children per level, `depth` entries.
     public var branching = [2, 2, 2]

@@ -4,7 +4,7 @@ import Tensors
 import Tokenization
 import Transformer
 
-/// The policy update of one sampled batch (TREERPO.md "Loss"): old log-probabilities from the
+/// The policy update of one sampled batch (docs/method.md "Loss"): old log-probabilities from the
 /// trainer's own forward, optional reference log-probabilities, then `ppoEpochs` optimiser
 /// updates, each accumulating the gradient of every packed micro-batch.
 final class PolicyUpdater {

@@ -161,7 +161,7 @@ import Transformer
     }
 }
 
-/// The structural rules of TREERPO.md "Tree sampling", checked on a sampled tree.
+/// The structural rules of docs/method.md "Tree sampling", checked on a sampled tree.
 enum TreeRules {
     static func check(_ tree: RolloutTree, _ o: TreeSamplingOptions) throws {
         #expect(tree.validationErrors().allSatisfy { $0.hasSuffix("no reward") })

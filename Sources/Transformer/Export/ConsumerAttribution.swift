@@ -1,7 +1,7 @@
 import ModelFiles
 
 /// Which parameters each consumer of an initializer serves, read from the same clues the
-/// importer resolves parameters by (DESIGN.md "Import"): the output names of the `Identity`
+/// importer resolves parameters by (docs/architecture.md "Data flow"): the output names of the `Identity`
 /// nodes passed on the way (exporters name them after the parameter when they merge equal
 /// tensors) and the module path of the consuming node with the op and input slot it uses.
 /// `Identity`, `Cast` and 2-D `Transpose` are looked through, as the importer does.

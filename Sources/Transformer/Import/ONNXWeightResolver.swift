@@ -1,7 +1,7 @@
 import ModelFiles
 
 /// Resolves every parameter of `config.parameterSpecs` to an initializer of an ONNX graph from
-/// the clues real exporters leave (see DESIGN.md "Import"): the initializer's own name, the
+/// the clues real exporters leave (see docs/architecture.md "Data flow"): the initializer's own name, the
 /// names of `Identity` outputs it feeds (merged equal tensors), and the module path of the nodes
 /// consuming it (node name or dynamo name-scope metadata) combined with the op and input slot
 /// (MatMul/Gemm/Gather -> `.weight`, Add / Gemm C -> `.bias`, Mul / LayerNormalization ->
