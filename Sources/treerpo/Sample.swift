@@ -107,7 +107,7 @@ struct Sample: ParsableCommand {
             stopTokens: Set(model.config.eosTokenIds))
         let sampler = TreeSampler(model: model)
         var sampled = try sampler.sample(prompts: [promptIds], options: options, memoryLimitBytes: try tree.memoryLimitBytes())[0]
-        sampled.question = problem?.question ?? text
+        sampled.question = problem?.question ?? prompt ?? text
         sampled.reference = problem?.reference ?? ""
         let stats = sampler.lastStats
         if json {
