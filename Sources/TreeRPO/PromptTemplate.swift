@@ -142,7 +142,7 @@ public struct ChatPromptSpec: Equatable, Sendable, Codable {
             guard let data = FileManager.default.contents(atPath: url.path), let source = String(data: data, encoding: .utf8) else {
                 throw DatasetError(file: path, line: nil, field: nil, message: "cannot read the chat template (UTF-8 text)")
             }
-            let variables = (try? fromTokenizerConfig(config))??.variables ?? [:]
+            let variables = try fromTokenizerConfig(config)?.variables ?? [:]
             return ChatPromptSpec(source: source, origin: path, variables: variables)
         }
     }
