@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import gguf
+import jinja2
 import transformers
 from tokenizers import Tokenizer
 from tokenizers.models import WordLevel
@@ -102,6 +103,20 @@ CONSTRUCTS = {
 }
 
 
+# Templates in the style of other instruct models (Gemma, Phi-3, Zephyr, Mistral, DeepSeek-R1),
+# written from memory of their published templates: they exercise more constructs (alternating-
+# role checks with raise_exception, namespace, split, newline-heavy templates under trim_blocks);
+# they are not claimed to be byte-exact copies. Each conversation is rendered; where transformers
+# raises, the case records the message instead.
+OTHER = {
+"gemma": "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}{% if (message['role'] == 'assistant') %}{% set role = 'model' %}{% else %}{% set role = message['role'] %}{% endif %}{{ '<start_of_turn>' + role + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}{% if add_generation_prompt %}{{'<start_of_turn>model\n'}}{% endif %}",
+"phi3": "{% for message in messages %}{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}{% endif %}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}",
+"zephyr": "{% for message in messages %}\n{% if message['role'] == 'user' %}\n{{ '<|user|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'system' %}\n{{ '<|system|>\n' + message['content'] + eos_token }}\n{% elif message['role'] == 'assistant' %}\n{{ '<|assistant|>\n'  + message['content'] + eos_token }}\n{% endif %}\n{% if loop.last and add_generation_prompt %}\n{{ '<|assistant|>' }}\n{% endif %}\n{% endfor %}",
+"mistral": "{%- if messages[0]['role'] == 'system' %}\n    {%- set system_message = messages[0]['content'] %}\n    {%- set loop_messages = messages[1:] %}\n{%- else %}\n    {%- set loop_messages = messages %}\n{%- endif %}\n\n{{- bos_token }}\n{%- for message in loop_messages %}\n    {%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}\n        {{- raise_exception('After the optional system message, conversation roles must alternate user/assistant/user/assistant/...') }}\n    {%- endif %}\n    {%- if message['role'] == 'user' %}\n        {%- if loop.first and system_message is defined %}\n            {{- ' [INST] ' + system_message + '\\n\\n' + message['content'] + ' [/INST]' }}\n        {%- else %}\n            {{- ' [INST] ' + message['content'] + ' [/INST]' }}\n        {%- endif %}\n    {%- elif message['role'] == 'assistant' %}\n        {{- ' ' + message['content'] + eos_token}}\n    {%- else %}\n        {{- raise_exception('Only user and assistant roles are supported, with the exception of an initial optional system message!') }}\n    {%- endif %}\n{%- endfor %}\n",
+"deepseek": "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}{% set ns = namespace(is_first=false, system_prompt='') %}{%- for message in messages %}{%- if message['role'] == 'system' %}{% set ns.system_prompt = message['content'] %}{%- endif %}{%- endfor %}{{bos_token}}{{ns.system_prompt}}{%- for message in messages %}{%- if message['role'] == 'user' %}{{'<｜User｜>' + message['content']}}{%- endif %}{%- if message['role'] == 'assistant' and message['content'] is not none %}{% set content = message['content'] %}{% if '</think>' in content %}{% set content = content.split('</think>')[-1] %}{% endif %}{{'<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>'}}{%- endif %}{%- endfor -%}{% if add_generation_prompt %}{{'<｜Assistant｜><think>\\n'}}{% endif %}",
+}
+
+
 def main():
     gguf_path = sys.argv[1] if len(sys.argv) > 1 else subprocess.run(
         ["bash", os.path.join(ROOT, "tools", "fetch_smollm2_gguf.sh")], check=True, capture_output=True, text=True
@@ -135,6 +150,18 @@ def main():
         text = tok.apply_chat_template(messages, chat_template=source, tokenize=False, add_generation_prompt=True)
         cases.append({"template": "construct:" + name, "conversation": "multi_turn", "add_generation_prompt": True,
                       "messages": messages, "expected": text})
+    tok = tokenizer({"bos_token": "<s>", "eos_token": "</s>"})
+    for name, source in OTHER.items():
+        templates["other:" + name] = {"source": source, "variables": {"bos_token": "<s>", "eos_token": "</s>"}}
+        for conv_name, messages in CONVERSATIONS.items():
+            case = {"template": "other:" + name, "conversation": conv_name, "add_generation_prompt": True,
+                    "messages": messages}
+            try:
+                case["expected"] = tok.apply_chat_template(messages, chat_template=source, tokenize=False,
+                                                           add_generation_prompt=True)
+            except jinja2.exceptions.TemplateError as e:
+                case["expected"], case["raises"] = "", str(e)
+            cases.append(case)
     doc = {"generator": "tools/make_chat_template_fixtures.py", "transformers": transformers.__version__,
            "now": FIXED_NOW.isoformat(), "templates": templates, "cases": cases}
     with open(OUT, "w", encoding="utf-8") as f:

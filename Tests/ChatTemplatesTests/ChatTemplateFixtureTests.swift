@@ -18,6 +18,8 @@ struct ChatTemplateFixture: Decodable {
         var add_generation_prompt: Bool
         var messages: [Message]
         var expected: String
+        /// Set when transformers raised (raise_exception): its message.
+        var raises: String?
     }
     var now: String
     var templates: [String: Template]
@@ -40,14 +42,25 @@ func fixtureNow() -> Date {
 @Suite struct ChatTemplateFixtureTests {
     @Test func rendersEveryCaseLikeTransformers() throws {
         let fixture = try loadChatTemplateFixture()
-        #expect(fixture.cases.count >= 42)
+        #expect(fixture.cases.count >= 67)
+        #expect(fixture.cases.contains { $0.raises != nil })
         var parsed: [String: ChatTemplate] = [:]
         for (name, t) in fixture.templates { parsed[name] = try ChatTemplate(source: t.source, origin: name) }
         for c in fixture.cases {
             let template = try #require(parsed[c.template])
             let variables = fixture.templates[c.template]!.variables.mapValues { Value.string($0) }
-            let text = try template.render(messages: c.messages.map { ChatMessage(role: $0.role, content: $0.content) },
-                                           addGenerationPrompt: c.add_generation_prompt, variables: variables, now: fixtureNow())
+            let messages = c.messages.map { ChatMessage(role: $0.role, content: $0.content) }
+            if let raises = c.raises {
+                do {
+                    let text = try template.render(messages: messages, addGenerationPrompt: c.add_generation_prompt, variables: variables)
+                    Issue.record("\(c.template) / \(c.conversation): expected raise_exception(\(raises)), rendered \(text.debugDescription)")
+                } catch let e as TemplateError {
+                    #expect(e.kind == .raised && e.message == raises, "\(e)")
+                }
+                continue
+            }
+            let text = try template.render(messages: messages, addGenerationPrompt: c.add_generation_prompt,
+                                           variables: variables, now: fixtureNow())
             #expect(Array(text.utf8) == Array(c.expected.utf8),
                     "\(c.template) / \(c.conversation) / generation prompt \(c.add_generation_prompt):\n got \(text.debugDescription)\nwant \(c.expected.debugDescription)")
         }
