@@ -44,6 +44,9 @@ let package = Package(
             name: "Tokenization"
         ),
         .target(
+            name: "ChatTemplates"
+        ),
+        .target(
             name: "Transformer",
             dependencies: ["Tensors", "ModelFiles"],
             swiftSettings: simdSettings
@@ -54,12 +57,12 @@ let package = Package(
         ),
         .target(
             name: "TreeRPO",
-            dependencies: ["Sampling", "Transformer", "Tokenization", "Tensors", "ModelFiles"]
+            dependencies: ["Sampling", "Transformer", "Tokenization", "ChatTemplates", "Tensors", "ModelFiles"]
         ),
         .executableTarget(
             name: "treerpo",
             dependencies: [
-                "Tensors", "ModelFiles", "Tokenization", "Transformer", "Sampling", "TreeRPO",
+                "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "Sampling", "TreeRPO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -109,6 +112,11 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: ["treerpo", "TestSupport"]
+        ),
+        .testTarget(
+            name: "ChatTemplatesTests",
+            dependencies: ["ChatTemplates"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "TokenizationTests",

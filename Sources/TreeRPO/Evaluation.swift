@@ -118,7 +118,7 @@ public enum Evaluation {
         var correct = [Int](repeating: 0, count: problems.count)
         var responses = [[String]](repeating: [], count: problems.count)
         var responseTokens = 0
-        let prompts = problems.map { tokenizer.encode(template.render(question: $0.question), addSpecialTokens: true) }
+        let prompts = try problems.map { try template.promptTokens(question: $0.question, tokenizer: tokenizer) }
         let jobs = problems.indices.flatMap { q in (0..<k).map { (q, $0) } }
         var start = 0
         while start < jobs.count {

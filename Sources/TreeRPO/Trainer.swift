@@ -72,7 +72,7 @@ public final class Trainer {
         self.config = config
 
         loaded = try WorkspaceModel.load(workspace)
-        data = try Self.loadData(config)
+        data = try Self.loadData(config, base: workspace.base)
         reward = config.rewardCommand.map { ExternalCommandReward(command: $0, timeout: config.rewardTimeout ?? TrainingConfig.defaultRewardTimeout) as any RewardFunction }
             ?? ExactMatchReward(formatReward: config.formatReward)
         sampler = TreeSampler(model: loaded.model)
@@ -117,8 +117,8 @@ public final class Trainer {
         }
     }
 
-    static func loadData(_ c: TrainingConfig) throws -> TrainingData {
-        let template = try c.promptTemplate.map { try PromptTemplate($0, source: "--prompt-template") }
+    static func loadData(_ c: TrainingConfig, base: URL) throws -> TrainingData {
+        let template = try PromptTemplate.resolve(promptTemplate: c.promptTemplate, chatTemplate: c.chatTemplate, base: base)
         if c.data == "arithmetic" {
             return try TrainingData.arithmetic(c.arithmetic, dataSeed: c.dataSeed, evalSeed: c.evalSeed,
                                                heldOutCount: c.evalQuestions, template: template)
@@ -169,7 +169,8 @@ public final class Trainer {
         var m = StepMetrics(step: s)
         let problems = data.indices(step: s, promptsPerStep: config.promptsPerStep, seed: config.seed).map { data.train[$0] }
         let tokenizer = loaded.tokenizer
-        let prompts = problems.map { tokenizer.encode(data.template.render(question: $0.question), addSpecialTokens: true) }
+        let template = data.template
+        let prompts = try problems.map { try template.promptTokens(question: $0.question, tokenizer: tokenizer) }
         try checkPromptsFit(prompts, problems: problems, indices: data.indices(step: s, promptsPerStep: config.promptsPerStep, seed: config.seed))
 
         // Sample.

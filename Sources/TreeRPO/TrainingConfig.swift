@@ -127,6 +127,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var answerField = "answer"
     /// Prompt template with `{question}`; `nil` uses `PromptTemplate.arithmetic` ("Question: ...\nAnswer:\n").
     public var promptTemplate: String? = nil
+    /// `auto` (the workspace's chat template), `none` (use `promptTemplate`) or a Jinja file;
+    /// `nil`: `auto` when the workspace's model has a chat template and no `promptTemplate` is
+    /// given, else `none`.
+    public var chatTemplate: String? = nil
     public var arithmetic = ArithmeticTask()
     /// The built-in task's fine-tuning questions come from this seed, not from `seed` (which
     /// orders them and drives sampling): every run seed trains on the same pool (`DataSeeds`).
@@ -204,6 +208,9 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         if keepCheckpoints < 1 { e.append("keep-checkpoints must be at least 1, got \(keepCheckpoints)") }
         if evalEvery < 0 || evalQuestions < 1 || evalSamples < 1 {
             e.append("eval-every must be >= 0, eval-questions and eval-samples >= 1")
+        }
+        if promptTemplate != nil, let chat = chatTemplate, chat != "none" {
+            e.append("--prompt-template and --chat-template \(chat) exclude each other")
         }
         if let template = promptTemplate, !template.contains(PromptTemplate.placeholder) {
             e.append("prompt template must contain \(PromptTemplate.placeholder)")

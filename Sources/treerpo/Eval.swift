@@ -54,6 +54,8 @@ struct Eval: ParsableCommand {
 
     @Option(name: .customLong("data-seed"), help: "Built-in task: the training questions' seed (finetune --data-seed), which the held-out questions exclude.")
     var dataSeed = TrainingConfig().dataSeed
+    @Option(name: .customLong("chat-template"), help: "auto (the model's template from base/tokenizer_config.json), none (the plain prompt template) or a Jinja FILE: the question goes in as a user message, with the generation prompt added. Default: auto when the model has a chat template and no --prompt-template is given, else none.")
+    var chatTemplate: String?
 
     @Option(help: "Random seed of the samples.")
     var seed: UInt64 = 0
@@ -77,7 +79,8 @@ struct Eval: ParsableCommand {
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         let ref: CheckpointRef? = base ? nil : try checkpoint.map { try ws.resolveCheckpoint($0) } ?? ws.latestCheckpoint()
         let loaded = try WorkspaceModel.load(ws, checkpoint: ref)
-        let template = try promptTemplate.map { try PromptTemplate($0, source: "--prompt-template") } ?? .arithmetic
+        let template = try PromptTemplate.resolve(promptTemplate: promptTemplate, chatTemplate: chatTemplate, base: ws.base) ?? .arithmetic
+        if !json { print("prompt: \(template.summary)") }
         var problems: [Problem]
         if data == "arithmetic" {
             let config = TrainingConfig()

@@ -36,6 +36,8 @@ struct Finetune: ParsableCommand {
     @Option(name: .customLong("answer-field")) var answerField = "answer"
     @Option(name: .customLong("prompt-template"), help: "Prompt around each question, with {question}. Default: \"Question: {question}\\nAnswer:\\n\".")
     var promptTemplate: String?
+    @Option(name: .customLong("chat-template"), help: "auto (the model's template from base/tokenizer_config.json), none (the plain prompt template) or a Jinja FILE: the question goes in as a user message, with the generation prompt added. Default: auto when the model has a chat template and no --prompt-template is given, else none.")
+    var chatTemplate: String?
     @Option(name: .customLong("reward-command"), help: "Score leaves with this shell command (JSON lines in, one number per line out) instead of the built-in verifier.")
     var rewardCommand: String?
 
@@ -151,6 +153,7 @@ struct Finetune: ParsableCommand {
         c.questionField = questionField
         c.answerField = answerField
         c.promptTemplate = promptTemplate
+        c.chatTemplate = chatTemplate
         c.rewardCommand = rewardCommand
         c.rewardTimeout = rewardCommand == nil ? nil : rewardTimeout
         return c
@@ -181,6 +184,8 @@ struct Finetune: ParsableCommand {
             \(c.methodName): depth \(shape.depth), branching \(shape.branching.map(String.init).joined(separator: ",")), step \(shape.stepTokens) tokens, up to \(c.leavesPerTree) leaves per question, \(c.promptsPerStep) questions per step
             data: \(trainer.data.source)
             \(Self.samplingNote(c))
+            prompt: \(trainer.data.template.summary)
+
             """.utf8))
         let progress = ProgressLine(totalSteps: c.steps, maxSampledTokens: c.maxSampledTokens, enabled: !json)
         do {

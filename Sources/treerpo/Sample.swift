@@ -19,7 +19,7 @@ struct Sample: ParsableCommand {
     @Option(help: "Workspace holding the imported model in base/.")
     var workspace = Workspace.defaultFolderName
 
-    @Option(help: "Prompt text (used as is).")
+    @Option(help: "Prompt text: used as is, or the user message when a chat template applies.")
     var prompt: String?
 
     @Option(help: "JSONL dataset (fields question/answer); use with --index.")
@@ -28,8 +28,11 @@ struct Sample: ParsableCommand {
     @Option(help: "Line of --data to use, counting from 0 (blank lines skipped).")
     var index: Int?
 
-    @Option(help: "Prompt template for --data: arithmetic, plain, or a text holding {question}.")
-    var template = "arithmetic"
+    @Option(help: "Prompt template for --data: arithmetic (the default), plain, or a text holding {question}; only without a chat template.")
+    var template: String?
+
+    @Option(name: .customLong("chat-template"), help: "auto (the model's template from base/tokenizer_config.json), none (the plain prompt template) or a Jinja FILE: the question goes in as a user message, with the generation prompt added. Default: auto when the model has a chat template and no --prompt-template is given, else none.")
+    var chatTemplate: String?
 
     @OptionGroup var tree: TreeOptions
 
@@ -45,27 +48,42 @@ struct Sample: ParsableCommand {
         guard (prompt == nil) != (data == nil) else { throw ValidationError("give either --prompt TEXT or --data FILE --index I") }
         if data != nil, index == nil { throw ValidationError("--data needs --index I (the line, from 0)") }
         if let index, index < 0 { throw ValidationError("--index must be >= 0, got \(index)") }
-        _ = try promptTemplate()
+        if template != nil, let chat = chatTemplate, chat != "none" {
+            throw ValidationError("--template and --chat-template \(chat) exclude each other")
+        }
+        _ = try textTemplate()
     }
 
+    /// The chat template when one applies (see --chat-template), else the --template one.
     func promptTemplate() throws -> PromptTemplate {
-        switch template {
+        let base = URL(fileURLWithPath: workspace).appendingPathComponent("base")
+        if let spec = try ChatPromptSpec.resolve(template == nil ? chatTemplate : "none", base: base) {
+            return try PromptTemplate.chat(spec)
+        }
+        return try textTemplate()
+    }
+
+    func textTemplate() throws -> PromptTemplate {
+        switch template ?? "arithmetic" {
         case "arithmetic": return .arithmetic
         case "plain": return .plain
         default:
-            do { return try PromptTemplate(template, source: "--template") } catch { throw ValidationError("\(error)") }
+            do { return try PromptTemplate(template!, source: "--template") } catch { throw ValidationError("\(error)") }
         }
     }
 
     /// The prompt text, and the problem when it comes from --data.
     func promptText() throws -> (String, Problem?) {
-        if let prompt { return (prompt, nil) }
+        if let prompt {
+            let template = try promptTemplate()
+            return (template.chat == nil ? prompt : try template.renderChecked(question: prompt), nil)
+        }
         let problems = try Dataset.load(URL(fileURLWithPath: data!))
         guard let index, index < problems.count else {
             throw ValidationError("--index \(index ?? -1) is past the end of \(data!) (\(problems.count) problems, 0...\(problems.count - 1))")
         }
         let problem = problems[index]
-        return (try promptTemplate().render(question: problem.question), problem)
+        return (try promptTemplate().renderChecked(question: problem.question), problem)
     }
 
     func run() throws {
@@ -81,7 +99,9 @@ struct Sample: ParsableCommand {
         let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
         let model = try TransformerModel(folder: base)
         let (text, problem) = try promptText()
-        let promptIds = tokenizer.encode(text, addSpecialTokens: true)
+        let format = try promptTemplate()
+        // A chat-rendered prompt already holds the special tokens its template writes.
+        let promptIds = tokenizer.encode(text, addSpecialTokens: format.addSpecialTokens)
         let budget = tree.responseBudget(promptLength: promptIds.count, positions: model.config.maxPositions)
         if let note = budget.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
         let options = try tree.samplingOptions(
@@ -89,7 +109,7 @@ struct Sample: ParsableCommand {
             stopTokens: Set(model.config.eosTokenIds), maxResponseTokens: budget.tokens)
         let sampler = TreeSampler(model: model)
         var sampled = try sampler.sample(prompts: [promptIds], options: options, memoryLimitBytes: try tree.memoryLimitBytes())[0]
-        sampled.question = problem?.question ?? text
+        sampled.question = problem?.question ?? prompt ?? text
         sampled.reference = problem?.reference ?? ""
         let stats = sampler.lastStats
         if json {
