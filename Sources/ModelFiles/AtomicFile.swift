@@ -34,7 +34,7 @@ public enum AtomicFile {
             throw error
         } catch {
             try? FileManager.default.removeItem(at: temporary)
-            throw ModelFileError(.io, file: name, "write failed: \(error)")
+            throw ModelFileError(.io, file: name, "write failed: \(PlainErrorText.describe(error))")
         }
     }
 

@@ -54,7 +54,7 @@ public struct HFConfig: Codable, Equatable, Sendable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ModelFileError(.io, file: url.lastPathComponent, "cannot read config: \(error)")
+            throw ModelFileError(.io, file: url.lastPathComponent, "cannot read config: \(PlainErrorText.describe(error))")
         }
         try self.init(data: data, file: url.lastPathComponent)
     }
@@ -171,7 +171,7 @@ public struct HFConfig: Codable, Equatable, Sendable {
         do {
             return try encoder.encode(JSONValue.object(mergedObject()))
         } catch {
-            throw ModelFileError(.malformed, file: "config.json", "cannot encode: \(error)")
+            throw ModelFileError(.malformed, file: "config.json", "cannot encode: \(PlainErrorText.describe(error))")
         }
     }
 

@@ -52,6 +52,6 @@ func mapFile(_ url: URL, what: String = "file") throws -> Data {
     do {
         return try Data(contentsOf: url, options: .alwaysMapped)
     } catch {
-        throw ModelFileError(.io, file: url.lastPathComponent, "cannot read \(what): \(error)")
+        throw ModelFileError(.io, file: url.lastPathComponent, "cannot read \(what): \(PlainErrorText.describe(error))")
     }
 }

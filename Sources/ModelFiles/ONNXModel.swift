@@ -91,7 +91,7 @@ public struct ONNXModel: Sendable {
         do {
             return try proto.serializedBytes()
         } catch {
-            throw ModelFileError(.malformed, file: file, "cannot serialize the ModelProto: \(error)")
+            throw ModelFileError(.malformed, file: file, "cannot serialize the ModelProto: \(PlainErrorText.describe(error))")
         }
     }
 

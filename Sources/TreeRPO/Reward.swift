@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -153,7 +154,7 @@ public struct ExternalCommandReward: RewardFunction {
         do {
             try process.run()
         } catch {
-            throw RewardError(source, "cannot start /bin/sh: \(error)")
+            throw RewardError(source, "cannot start /bin/sh: \(PlainErrorText.describe(error))")
         }
         // Blocking pipe I/O runs on dedicated threads: on the shared Dispatch pool, several
         // scorers running at once can starve each other of threads for seconds.

@@ -61,7 +61,7 @@ public final class Trainer {
             do {
                 config = try JSONDecoder().decode(TrainingConfig.self, from: Data(contentsOf: configFile))
             } catch {
-                throw TrainingError("cannot resume run '\(runName)': \(configFile.path) is not a training config (\(error))")
+                throw TrainingError("cannot resume run '\(runName)': \(configFile.path) is not a training config (\(PlainErrorText.describe(error)))")
             }
             checkpoint = workspace.checkpoints(run: runName).last
         } else if fm.fileExists(atPath: runFolder.path) {

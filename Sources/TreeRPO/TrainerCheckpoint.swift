@@ -69,7 +69,7 @@ enum TrainerCheckpoint {
         do {
             state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: ref.trainerState))
         } catch {
-            throw CheckpointError("\(ref.trainerState.path): cannot read the trainer state (\(error))")
+            throw CheckpointError("\(ref.trainerState.path): cannot read the trainer state (\(PlainErrorText.describe(error)))")
         }
         let weights = try ref.loadParameters(config: config)
         parameters.copy(from: weights)

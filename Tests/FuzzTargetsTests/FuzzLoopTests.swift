@@ -54,6 +54,23 @@ enum TokenizerErrorProbe {
         #expect(accepted > 0 && refused > 0, "\(target): \(accepted) accepted, \(refused) refused")
     }
 
+    /// Every committed corpus file (Fuzz/corpus/TARGET/, findings of earlier fuzzing among them,
+    /// such as a GGUF whose rms_norm_eps is infinite, which crashed the import writing config.json)
+    /// is accepted or refused with a named error.
+    @Test func committedCorpusInputsAreHandled() throws {
+        let corpus = Self.repository.appendingPathComponent("Fuzz/corpus")
+        var seen = 0
+        for target in FuzzTarget.allCases {
+            let folder = corpus.appendingPathComponent(target.rawValue)
+            for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? [] {
+                let bytes = try Data(contentsOf: folder.appendingPathComponent(name))
+                #expect(throws: Never.self, "\(target.rawValue)/\(name)") { _ = try target.run(bytes) }
+                seen += 1
+            }
+        }
+        #expect(seen >= 5, "only \(seen) corpus files under \(corpus.path)")
+    }
+
     /// The harness itself can fail: an error that is not the library's own is a finding.
     @Test func anErrorOfAnotherTypeIsAFinding() {
         #expect(!FuzzTarget.isLibraryError(CocoaError(.fileReadUnknown)))

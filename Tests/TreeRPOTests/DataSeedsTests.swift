@@ -44,7 +44,9 @@ import Testing
         var a = TrainingConfig(), b = TrainingConfig()
         a.seed = 0
         b.seed = 1
-        let da = try Trainer.loadData(a), db = try Trainer.loadData(b)
+        // No workspace: no chat template, the plain prompt.
+        let noBase = FileManager.default.temporaryDirectory.appendingPathComponent("treerpo-no-workspace-\(UUID().uuidString)")
+        let da = try Trainer.loadData(a, base: noBase), db = try Trainer.loadData(b, base: noBase)
         #expect(da.train == db.train && da.heldOut == db.heldOut)
         // The run seed orders the pool.
         #expect(da.indices(step: 0, promptsPerStep: 8, seed: a.seed) != db.indices(step: 0, promptsPerStep: 8, seed: b.seed))

@@ -113,6 +113,22 @@ import Testing
         #expect(explicit.status != 0 && explicit.stderr.contains("64"), "\(explicit.stderr)")
     }
 
+    /// A JSONL question far longer than the model's context used to fail inside the sampler as
+    /// "need 37500029 positions", naming neither the file nor the question; now the data file
+    /// and the question are named, and it is bad input (exit 1).
+    @Test func aQuestionTooLongForTheModelIsNamedWithItsFile() throws {
+        let root = try BundledModel.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ws = try BundledModel.workspace(in: root)
+        let data = root.appendingPathComponent("long.jsonl")
+        let long = String(repeating: "7 + ", count: 3000) + "1"
+        try Data("{\"question\": \"\(long)\", \"answer\": \"21001\"}\n".utf8).write(to: data)
+        let o = try Self.run(["finetune", "--workspace", ws.root.path, "--data", data.path, "--run", "long", "--steps", "1",
+                              "--prompts-per-step", "1", "--depth", "1", "--branching", "2", "--max-response-tokens", "8",
+                              "--threads", "1"])
+        Self.expectPlain(o, status: 1, mentions: [data.path, "training question 0", "positions"])
+    }
+
     /// Writes NaN over one tensor of a safetensors file (header: 8-byte length, JSON, then data).
     static func poison(tensor name: String, in file: URL) throws {
         var data = try Data(contentsOf: file)

@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -118,7 +119,7 @@ final class ExportFiles {
         do {
             try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
         } catch {
-            throw ExportError(.io, file: parent.path, "cannot create the folder: \(error)")
+            throw ExportError(.io, file: parent.path, "cannot create the folder: \(PlainErrorText.describe(error))")
         }
         let writer = try ExportFileWriter(url, relativePath: relativePath, budget: budget)
         try body(writer)

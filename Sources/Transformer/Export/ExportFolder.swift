@@ -1,4 +1,5 @@
 import Foundation
+import ModelFiles
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ struct ExportFolder {
         do {
             try fm.createDirectory(at: parent, withIntermediateDirectories: true)
         } catch {
-            throw ExportError(.io, file: parent.path, "cannot create the folder for the export: \(error)")
+            throw ExportError(.io, file: parent.path, "cannot create the folder for the export: \(PlainErrorText.describe(error))")
         }
         temporary = parent.appendingPathComponent(".\(self.destination.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
         guard mkdir(temporary.path, 0o755) == 0 else {

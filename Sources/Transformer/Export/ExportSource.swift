@@ -54,13 +54,13 @@ public struct ExportSource {
         }
         let map: ImportMap
         do { map = try ImportMap.read(workspace.baseImportMap) } catch {
-            throw ExportError(.workspace, file: workspace.baseImportMap.path, "\(error)")
+            throw ExportError(.workspace, file: workspace.baseImportMap.path, "\(PlainErrorText.describe(error))")
         }
         let config: ModelConfig
         do {
             config = try ModelConfig(hf: HFConfig(contentsOf: workspace.baseConfig), file: workspace.baseConfig.path)
         } catch {
-            throw ExportError(.workspace, file: workspace.baseConfig.path, "cannot read the imported config: \(error)")
+            throw ExportError(.workspace, file: workspace.baseConfig.path, "cannot read the imported config: \(PlainErrorText.describe(error))")
         }
         try checkMapMatchesConfig(map, config: config, file: workspace.baseImportMap.path)
 
@@ -117,7 +117,7 @@ public struct ExportSource {
         }
         let file: SafeTensorsFile
         do { file = try SafeTensorsFile(contentsOf: url) } catch {
-            throw ExportError(.checkpoint, file: url.path, "cannot read the weights: \(error)")
+            throw ExportError(.checkpoint, file: url.path, "cannot read the weights: \(PlainErrorText.describe(error))")
         }
         let parameters = Parameters(specs: config.parameterSpecs)
         let present = Set(file.names)
@@ -135,7 +135,7 @@ public struct ExportSource {
             }
             let stored: SafeTensorsFile.Entry
             do { stored = try file.entry(entry.parameter) } catch {
-                throw ExportError(.checkpoint, file: url.path, subject: "tensor '\(entry.parameter)'", "\(error)")
+                throw ExportError(.checkpoint, file: url.path, subject: "tensor '\(entry.parameter)'", "\(PlainErrorText.describe(error))")
             }
             guard stored.shape == entry.shape else {
                 throw ExportError(.checkpoint, file: url.path, subject: "tensor '\(entry.parameter)'",
@@ -152,7 +152,7 @@ public struct ExportSource {
                 return (try file.entry(name).shape, { try file.floats(name) })
             }
         } catch {
-            throw ExportError(.checkpoint, file: url.path, "\(error)")
+            throw ExportError(.checkpoint, file: url.path, "\(PlainErrorText.describe(error))")
         }
         return parameters
     }

@@ -144,7 +144,7 @@ public enum Exporter {
                 }
                 let bytes: Data
                 do { bytes = try onnx.proto.serializedBytes() } catch {
-                    throw ExportError(.unsupported, file: onnxName, "cannot serialize the ModelProto: \(error)")
+                    throw ExportError(.unsupported, file: onnxName, "cannot serialize the ModelProto: \(PlainErrorText.describe(error))")
                 }
                 try files.write("\(onnxFolder)/\(onnxName)", data: bytes)
             }
@@ -183,7 +183,7 @@ public enum Exporter {
         }
         let (hash, bytes): (String, Int)
         do { (hash, bytes) = try SHA256.hex(file: url) } catch {
-            throw ExportError(.source, file: url.path, "cannot hash: \(error)")
+            throw ExportError(.source, file: url.path, "cannot hash: \(PlainErrorText.describe(error))")
         }
         guard hash == map.source.sha256 else {
             throw ExportError(.source, file: url.path, subject: "SHA-256",
@@ -205,7 +205,7 @@ public enum Exporter {
             }
         }
         do { return try ONNXModel(contentsOf: url) } catch {
-            throw ExportError(.source, file: url.path, "\(error)")
+            throw ExportError(.source, file: url.path, "\(PlainErrorText.describe(error))")
         }
     }
 }

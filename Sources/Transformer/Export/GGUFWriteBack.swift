@@ -31,7 +31,7 @@ enum GGUFWriteBack {
                               "expected \(source.map.source.sha256) (\(source.map.source.bytes) bytes, recorded at import), found \(hash) (\(size) bytes): the file changed since the import; re-import it")
         }
         let gguf: GGUFFile
-        do { gguf = try GGUFFile(contentsOf: url) } catch { throw ExportError(.source, file: url.path, "\(error)") }
+        do { gguf = try GGUFFile(contentsOf: url) } catch { throw ExportError(.source, file: url.path, "\(PlainErrorText.describe(error))") }
         // GGUF tensor name -> parameter it stores.
         var parameterOf: [String: String] = [:]
         for entry in source.map.entries {

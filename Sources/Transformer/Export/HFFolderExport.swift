@@ -45,7 +45,7 @@ enum HFFolderExport {
         let base = source.workspace
         var hf: HFConfig
         do { hf = try HFConfig(contentsOf: base.baseConfig) } catch {
-            throw ExportError(.workspace, file: base.baseConfig.path, "cannot read the imported config: \(error)")
+            throw ExportError(.workspace, file: base.baseConfig.path, "cannot read the imported config: \(PlainErrorText.describe(error))")
         }
         hf.dtype = "float32"
         try files.write("\(folder)/config.json", data: try hf.encoded())
@@ -63,7 +63,7 @@ enum HFFolderExport {
 
     private static func read(_ url: URL) throws -> Data {
         do { return try Data(contentsOf: url) } catch {
-            throw ExportError(.workspace, file: url.path, "cannot read: \(error)")
+            throw ExportError(.workspace, file: url.path, "cannot read: \(PlainErrorText.describe(error))")
         }
     }
 

@@ -20,6 +20,9 @@ enum GGUFConfig {
         func int(_ key: String) throws -> Int? {
             guard let value = file[key] else { return nil }
             guard let n = value.intValue, n >= 0 else { throw fail(key, "expected a non-negative integer, found \(value.typeName) \(value)") }
+            // ModelConfig applies the real limits; this one only keeps the sums and products
+            // made here (4 x embedding_length) from overflowing first.
+            guard n <= 1 << 40 else { throw fail(key, "expected at most \(1 << 40), found \(n)") }
             return n
         }
         func need(_ suffix: String) throws -> Int {
@@ -30,6 +33,8 @@ enum GGUFConfig {
         func double(_ key: String) throws -> Double? {
             guard let value = file[key] else { return nil }
             guard let d = value.doubleValue else { throw fail(key, "expected a number, found \(value.typeName) \(value)") }
+            // An infinity or NaN cannot be written to config.json (JSON has no such numbers).
+            guard d.isFinite else { throw fail(key, "expected a finite number, found \(d)") }
             return d
         }
         if let scaling = file["\(arch).rope.scaling.type"], scaling.stringValue != "none" {

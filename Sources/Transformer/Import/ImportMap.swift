@@ -86,7 +86,7 @@ public struct ImportMap: Codable, Equatable, Sendable {
     public static func read(_ url: URL) throws -> ImportMap {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw ImportError(.source, file: url.lastPathComponent, "cannot read the import map: \(error)")
+            throw ImportError(.source, file: url.lastPathComponent, "cannot read the import map: \(PlainErrorText.describe(error))")
         }
         do { return try JSONDecoder().decode(ImportMap.self, from: data) } catch {
             throw ImportError(.source, file: url.lastPathComponent, "expected an import map, found: \(PlainErrorText.describe(error))")

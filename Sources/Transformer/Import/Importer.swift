@@ -213,7 +213,7 @@ public enum Importer {
         let fm = FileManager.default
         let root = workspace.root
         let ioError = { (what: String, error: Error) in
-            ImportError(.workspace, file: root.path, "cannot \(what): \(error)")
+            ImportError(.workspace, file: root.path, "cannot \(what): \(PlainErrorText.describe(error))")
         }
         do { try fm.createDirectory(at: root, withIntermediateDirectories: true) } catch { throw ioError("create the workspace folder", error) }
         let temporary = root.appendingPathComponent(".base.tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
