@@ -4,7 +4,7 @@
 What it builds
 --------------
 Tiny causal LMs with *random* weights, built from a config with
-``transformers`` (no model hub involved), for three families:
+``transformers`` (no model hub involved), for four families:
 
 * ``llama``  -- LlamaForCausalLM, SmolLM2-like: RMSNorm, RoPE, GQA
   (4 heads / 2 KV heads), SwiGLU MLP, no biases, tie_word_embeddings=True.
@@ -12,6 +12,13 @@ Tiny causal LMs with *random* weights, built from a config with
   rope_theta=1e6, rms_norm_eps=1e-6.
 * ``gpt2``   -- GPT2LMHeadModel (LayerNorm with bias, fused c_attn Conv1D,
   learned position embeddings, tied lm_head).
+* ``qwen3``  -- Qwen3ForCausalLM: Qwen2-like but no q/k/v biases
+  (attention_bias=False) and a per-head RMSNorm on queries and keys
+  (``self_attn.q_norm.weight`` / ``self_attn.k_norm.weight``, shape
+  ``[head_dim]``, applied to each head's vector after q_proj/k_proj and
+  before RoPE); head_dim=16 is independent of hidden/heads (hidden 32,
+  4 heads, 2 KV heads: q_proj is [64, 32], k_proj/v_proj [32, 32], o_proj
+  [32, 64]), untied lm_head, rope_theta=1e6, rms_norm_eps=1e-6.
 
 Every 1-D parameter (norm weights/biases, linear biases) is randomised with
 distinct values, and every parameter tensor is checked to be unique, so an
@@ -64,7 +71,8 @@ Regenerate everything (deterministic, seeded)::
     .venv-tools/bin/python tools/make_onnx_fixtures.py
 
 Options: ``--only NAME`` (substring match on fixture directory name,
-repeatable), ``--out DIR``, ``--skip-dynamo``, ``--skip-optimum``,
+repeatable; e.g. ``--only qwen3`` builds just the qwen3 fixtures and keeps the
+MANIFEST entries of the others), ``--out DIR``, ``--skip-dynamo``, ``--skip-optimum``,
 ``--decode-only`` (rewrite only ``<family>-hf/decode.json`` from the
 committed HF folders and ``<family>-optimum-with-past/ort_decode.json``, onnxruntime's own
 greedy loop on the with-past export, leaving every weight file untouched).
@@ -149,6 +157,15 @@ FAMILIES = {
         cls="LlamaForCausalLM", seed=1004, base="llama",
         equal_params=("model.layers.0.input_layernorm.weight",
                       "model.layers.1.post_attention_layernorm.weight")),
+    # head_dim 16 != hidden/heads (8): q_proj [64, 32], k/v_proj [32, 32], o_proj [32, 64];
+    # q_norm/k_norm [16] per layer (randomised like every other norm weight).
+    "qwen3": dict(
+        cls="Qwen3ForCausalLM", seed=1005,
+        config=dict(model_type="qwen3", vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+                    num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                    max_position_embeddings=MAX_POS, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                    hidden_act="silu", tie_word_embeddings=False, attention_bias=False,
+                    use_sliding_window=False, bos_token_id=1, eos_token_id=2)),
 }
 for _f in FAMILIES.values():
     if "base" in _f:
@@ -157,7 +174,7 @@ for _f in FAMILIES.values():
 STYLES = ["legacy-folded", "legacy-unfolded", "dynamo-optimized", "dynamo-unoptimized",
           "optimum", "optimum-with-past", "external-data"]
 # (family, style) combinations built; everything else is listed as "not built" in the manifest.
-PLAN = [(fam, st) for fam in ("llama", "qwen2", "gpt2") for st in STYLES]
+PLAN = [(fam, st) for fam in ("llama", "qwen2", "gpt2", "qwen3") for st in STYLES]
 PLAN += [("qwen2", "legacy-folded-fp16"),
          ("llama_equalnorms", "legacy-folded"), ("llama_equalnorms", "legacy-unfolded"),
          ("llama_equalnorms", "dynamo-optimized"), ("llama_equalnorms", "optimum")]
