@@ -3,7 +3,9 @@
 pass over a packed TreeRPO tree and the clipped policy loss.
 
 For each tiny fixture model (Fixtures/models/<family>-hf, made by tools/make_onnx_fixtures.py:
-llama tied head, qwen2 untied head with q/k/v biases, gpt2 tied head with learned positions)
+llama tied head, qwen2 untied head with q/k/v biases, gpt2 tied head with learned positions,
+qwen3 untied head without biases but with per-head q_norm/k_norm RMSNorms [head_dim] before RoPE
+and head_dim 16 != hidden 32 / 4 heads)
 this script (and for llama_biases, a model it makes and commits beside the fixture: every
 optional Llama bias, untied head, 4 query heads on 1 KV head, heads * head_dim != hidden):
 
@@ -36,7 +38,9 @@ Written per family:
                         float32 (rounded from the float64 autograd result)
 
 Run with the project venv: .venv-tools/bin/python tools/make_backward_fixtures.py
+(``--only FAMILY``, repeatable, writes just those cases, e.g. ``--only qwen3``).
 """
+import argparse
 import hashlib
 import json
 import math
@@ -56,6 +60,8 @@ CASES = [
     dict(family="llama", folder="llama-hf", seed=61, eps_low=0.2, eps_high=0.2, beta=0.0, weights="token-mean"),
     dict(family="qwen2", folder="qwen2-hf", seed=62, eps_low=0.2, eps_high=0.28, beta=0.04, weights="sequence-mean"),
     dict(family="gpt2", folder="gpt2-hf", seed=63, eps_low=0.2, eps_high=0.2, beta=0.1, weights="sequence-mean"),
+    # Qwen3: q_norm/k_norm per head before RoPE, no q/k/v biases, head_dim 16 != 32 / 4, untied head.
+    dict(family="qwen3", folder="qwen3-hf", seed=65, eps_low=0.2, eps_high=0.28, beta=0.04, weights="sequence-mean"),
     # Made here (committed beside the fixture): every optional bias, untied head, 4 query heads
     # sharing 1 KV head, and heads * head_dim (32) != hidden (24).
     dict(family="llama_biases", folder=None, seed=64, eps_low=0.15, eps_high=0.25, beta=0.02, weights="token-mean",
@@ -284,8 +290,17 @@ def build(case):
 
 
 def main():
+    ap = argparse.ArgumentParser(description="PyTorch autograd references for the packed-tree backward pass")
+    ap.add_argument("--only", action="append", metavar="FAMILY",
+                    help="write only this case (family name, e.g. qwen3); repeatable")
+    args = ap.parse_args()
+    unknown = set(args.only or ()) - {c["family"] for c in CASES}
+    if unknown:
+        ap.error(f"unknown family: {', '.join(sorted(unknown))}")
     torch.set_num_threads(1)
     for case in CASES:
+        if args.only and case["family"] not in args.only:
+            continue
         build(case)
 
 
