@@ -14,11 +14,14 @@ the GGUF spec and llama.cpp's docs (llama.cpp's script is not installed here):
   Conv1D weights transposed to [out, in] and the tied head written again as output.weight;
 * llama: the q and k projections (weights and biases) permuted for llama.cpp's rotary layout:
   w.reshape(n_head, 2, head_dim // 2, ...).swapaxes(1, 2), n_head = the kv heads for k;
-  qwen2 is written unpermuted, as its converter does;
+  qwen2 and qwen3 are written unpermuted, as their converters do (llama.cpp runs both with NEOX
+  rotary; transformers' GGUF reader un-permutes only llama, and the all-F32 check below passes);
+* qwen3: self_attn.{q,k}_norm -> blk.N.attn_{q,k}_norm (F32, [head_dim]), and
+  qwen3.attention.key_length = value_length = rope.dimension_count = head_dim;
 * metadata {arch}.context_length, embedding_length, block_count, feed_forward_length,
   attention.head_count(_kv), rope.freq_base, rope.dimension_count,
   attention.layer_norm_rms_epsilon / layer_norm_epsilon, vocab_size; tokenizer.ggml bos/eos ids;
-* 1-D tensors F32; 2-D tensors in the fixture's type (llama Q8_0, qwen2 F16, gpt2 F16).
+* 1-D tensors F32; 2-D tensors in the fixture's type (llama Q8_0, qwen2 F16, gpt2 F16, qwen3 F16).
 
 reference.json beside each model.gguf holds, from transformers'
 AutoModelForCausalLM.from_pretrained(folder, gguf_file="model.gguf"):
@@ -30,7 +33,9 @@ conversion of it (conversion_rules_max_difference: float32 noise when the names,
 and permutations are right) and of the fixture itself (quantisation error included).
 
 Run with the tools venv: .venv-tools/bin/python tools/make_gguf_model_fixtures.py
+(``--only FAMILY``, repeatable, writes just those fixtures, e.g. ``--only qwen3``).
 """
+import argparse
 import json
 from pathlib import Path
 
@@ -63,6 +68,18 @@ FAMILIES = {
                  config=dict(model_type="gpt2", vocab_size=VOCAB, n_embd=32, n_layer=2, n_head=4,
                              n_positions=1024, layer_norm_epsilon=1e-5, activation_function="gelu_new",
                              tie_word_embeddings=True, bos_token_id=1, eos_token_id=2)),
+    # Qwen3: q_norm/k_norm [head_dim] per layer (blk.N.attn_q_norm / attn_k_norm), no q/k/v biases,
+    # untied head, head_dim written as qwen3.attention.key_length/value_length and
+    # rope.dimension_count. head_dim is 128 (q_proj [512, 32], != hidden 32) and not 16 like the
+    # ONNX qwen3 fixtures: transformers 5.24 maps no qwen3.attention.key_length (its qwen3_moe
+    # mapping has it), so its GGUF loader falls back to Qwen3Config's default head_dim 128 and
+    # refuses any other (size mismatch).
+    "qwen3": dict(cls="Qwen3ForCausalLM", seed=2004, type=T.F16,
+                  config=dict(model_type="qwen3", vocab_size=VOCAB, hidden_size=32, intermediate_size=64,
+                              num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=128,
+                              max_position_embeddings=64, rms_norm_eps=1e-6, rope_theta=1000000.0,
+                              hidden_act="silu", tie_word_embeddings=False, attention_bias=False,
+                              use_sliding_window=False, bos_token_id=1, eos_token_id=2)),
 }
 
 
@@ -115,6 +132,7 @@ def gguf_tensors(family, model):
         p = f"model.layers.{i}."
         names = [("input_layernorm", "attn_norm"), ("self_attn.q_proj", "attn_q"), ("self_attn.k_proj", "attn_k"),
                  ("self_attn.v_proj", "attn_v"), ("self_attn.o_proj", "attn_output"),
+                 ("self_attn.q_norm", "attn_q_norm"), ("self_attn.k_norm", "attn_k_norm"),
                  ("post_attention_layernorm", "ffn_norm"), ("mlp.gate_proj", "ffn_gate"),
                  ("mlp.up_proj", "ffn_up"), ("mlp.down_proj", "ffn_down")]
         for hf, g in names:
@@ -155,7 +173,11 @@ def write_gguf(family, model, path, tensor_type=None):
         w.add_head_count(cfg.num_attention_heads)
         w.add_head_count_kv(cfg.num_key_value_heads)
         w.add_rope_freq_base(cfg.rope_theta if hasattr(cfg, "rope_theta") else cfg.rope_parameters["rope_theta"])
-        w.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        if family == "qwen3":
+            w.add_key_length(head_dim)
+            w.add_value_length(head_dim)
+        w.add_rope_dimension_count(head_dim)
         w.add_layer_norm_rms_eps(cfg.rms_norm_eps)
     w.add_vocab_size(cfg.vocab_size)
     if family == "gpt2":
@@ -190,10 +212,16 @@ def greedy(model, prompt, steps):
 
 
 def main():
+    ap = argparse.ArgumentParser(description="GGUF model fixtures with transformers reference logits")
+    ap.add_argument("--only", action="append", metavar="FAMILY", choices=list(FAMILIES),
+                    help="write only this family's <family>-gguf folder; repeatable")
+    args = ap.parse_args()
     rng = np.random.default_rng(20261205)
     input_ids = rng.integers(3, VOCAB, size=(2, 8)).tolist()
     prompt = rng.integers(3, VOCAB, size=5).tolist()
     for family in FAMILIES:
+        if args.only and family not in args.only:
+            continue
         folder = OUT / f"{family}-gguf"
         folder.mkdir(parents=True, exist_ok=True)
         original = build_model(family)
