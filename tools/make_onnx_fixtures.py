@@ -1117,6 +1117,7 @@ def main():
         dict(fixture=f"{f}-{s}", reason=r) for f, s, r in (
             ("llama", "legacy-folded-fp16", "one fp16 variant only (qwen2)"),
             ("gpt2", "legacy-folded-fp16", "one fp16 variant only (qwen2)"),
+            ("qwen3", "legacy-folded-fp16", "one fp16 variant only (qwen2)"),
             ("llama_equalnorms", "dynamo-unoptimized/external-data/optimum-with-past",
              "equal-norm variant only needs the exporters that might merge initializers"))]
     manifest["generator"] = dict(
