@@ -70,7 +70,7 @@ extension TreeSampler {
         let branches = saturatingMultiply(trees, widest)
         let rows = max(promptTokens, branches), logitRows = max(trees, branches)
         let workers = max(Compute.threads, Compute.defaultThreads)
-        let activations = saturatingMultiply(activationFloats(config: config, rows: rows, logitRows: logitRows), 4)
+        let activations = BufferPlan(config: config, tokens: rows, logitRows: logitRows, keepsLayers: false, backward: false).bytes
         let scratch = saturatingMultiply(workers, saturatingMultiply(max(1, slots), 4))
         let kvBytes = saturatingMultiply(slots, bytesPerSlot)
         // CachedBatch: five Int32 per row.
@@ -80,31 +80,6 @@ extension TreeSampler {
             kvBytes: kvBytes, forwardRows: rows, logitRows: logitRows, activationBytes: saturatingAdd(activations, batchBytes),
             scratchBytes: scratch, totalBytes: saturatingAdd(saturatingAdd(kvBytes, activations), saturatingAdd(scratch, batchBytes)))
     }
-
-    /// Floats of an inference `Activations` (one layer slot shared by all layers) for `rows`
-    /// tokens and `logitRows` logit rows; mirrors `Activations.init`, rounding each buffer up by
-    /// its 16-float alignment.
-    static func activationFloats(config c: ModelConfig, rows n: Int, logitRows r: Int) -> Int {
-        let h = c.hiddenSize, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, i = c.intermediateSize
-        let gpt2 = c.family == .gpt2
-        let perToken = h + 3 * h                               // x, scratch
-            + h + (gpt2 ? 2 : 1) + (gpt2 ? 3 * h : 0)           // norm1, mean1, rstd1, qkv
-            + qd + 2 * kvd + qd + c.heads                       // q, k, v, attn, lse
-            + h + (gpt2 ? 2 : 1)                                // norm2, mean2, rstd2
-            + i + (gpt2 ? 0 : i) + i                            // hidden, up, act
-        let perLogitRow = 2 * h + 2 + c.vocabSize              // finalIn, finalOut, mean, rstd, logits
-        return saturatingAdd(saturatingMultiply(n, perToken), saturatingMultiply(r, perLogitRow)) + 24 * 16
-    }
-}
-
-@inline(__always) func saturatingMultiply(_ a: Int, _ b: Int) -> Int {
-    let (p, overflow) = a.multipliedReportingOverflow(by: b)
-    return overflow ? Int.max : p
-}
-
-@inline(__always) func saturatingAdd(_ a: Int, _ b: Int) -> Int {
-    let (s, overflow) = a.addingReportingOverflow(b)
-    return overflow ? Int.max : s
 }
 
 /// The machine's memory as the kernel reports it, for the default `--max-memory`.

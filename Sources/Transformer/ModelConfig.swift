@@ -2,16 +2,6 @@ import Foundation
 import ModelFiles
 import Tensors
 
-/// The model families the runtime implements, one code path each.
-public enum ModelFamily: String, Codable, Sendable, CaseIterable {
-    /// Llama / SmolLM2: RMSNorm, RoPE, grouped-query attention, SwiGLU MLP, no biases.
-    case llama
-    /// Qwen2: as Llama, plus biases on the q, k and v projections.
-    case qwen2
-    /// GPT-2: LayerNorm, learned positions, fused qkv (Conv1D `[in, out]` weights), GELU.
-    case gpt2
-}
-
 /// Everything the runtime needs to know about a model, resolved and checked from a Hugging Face
 /// `config.json`. A setting the runtime cannot honour is refused with its field named, never
 /// approximated.
@@ -26,7 +16,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     public var headDim: Int
     public var maxPositions: Int
     public var normEps: Float
-    /// RoPE base (Llama, Qwen2); unused by GPT-2.
+    /// RoPE base (Llama, Qwen2, Qwen3); unused by GPT-2.
     public var ropeTheta: Float
     public var tiedEmbeddings: Bool
     /// Biases on q, k, v (Qwen2 always; Llama when `attention_bias`; GPT-2 always).
@@ -45,14 +35,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             return value
         }
         guard let type = hf.modelType else {
-            throw ModelConfigError(file: file, field: "model_type", "expected one of llama, qwen2, gpt2, found none")
+            throw ModelConfigError(file: file, field: "model_type", "expected one of \(ModelFamily.supportedList), found none")
         }
         guard let family = ModelFamily(rawValue: type) else {
-            throw ModelConfigError(file: file, field: "model_type",
-                                   "expected one of \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")), found \"\(type)\"")
+            throw ModelConfigError(file: file, field: "model_type", "expected one of \(ModelFamily.supportedList), found \"\(type)\"")
         }
         self.family = family
-        let gpt2 = family == .gpt2
+        let names = family.architecture.sizeFields
         // Each size is checked against its limit as it is read, before anything (a derived size,
         // the parameter count, an allocation) is computed from it.
         func size(_ value: Int?, _ field: String, _ limit: Int) throws -> Int? {
@@ -65,61 +54,24 @@ public struct ModelConfig: Codable, Equatable, Sendable {
         }
         typealias L = ModelConfigLimits
         vocabSize = try need(size(hf.vocabSize, "vocab_size", L.vocabSize), "vocab_size")
-        hiddenSize = try need(size(hf.hiddenSize, gpt2 ? "n_embd" : "hidden_size", L.hiddenSize), gpt2 ? "n_embd" : "hidden_size")
-        layers = try need(size(hf.numHiddenLayers, gpt2 ? "n_layer" : "num_hidden_layers", L.layers),
-                          gpt2 ? "n_layer" : "num_hidden_layers")
-        heads = try need(size(hf.numAttentionHeads, gpt2 ? "n_head" : "num_attention_heads", L.heads),
-                         gpt2 ? "n_head" : "num_attention_heads")
+        hiddenSize = try need(size(hf.hiddenSize, names.hidden, L.hiddenSize), names.hidden)
+        layers = try need(size(hf.numHiddenLayers, names.layers, L.layers), names.layers)
+        heads = try need(size(hf.numAttentionHeads, names.heads, L.heads), names.heads)
         kvHeads = try size(hf.numKeyValueHeads, "num_key_value_heads", L.heads) ?? heads
         headDim = try size(hf.headDim, "head_dim", L.headDim) ?? (heads > 0 ? hiddenSize / heads : 0)
-        let intermediate = try size(hf.intermediateSize, gpt2 ? "n_inner" : "intermediate_size", L.intermediateSize)
-        let positions = try size(hf.maxPositionEmbeddings, gpt2 ? "n_positions" : "max_position_embeddings", L.maxPositions)
+        // Set by the family (the defaults of each differ); 0 until then.
+        intermediateSize = try size(hf.intermediateSize, names.intermediate, L.intermediateSize) ?? 0
+        maxPositions = try size(hf.maxPositionEmbeddings, names.positions, L.maxPositions) ?? 0
         bosTokenId = hf.bosTokenId
         eosTokenIds = hf.eosTokenIds ?? []
-
-        switch family {
-        case .gpt2:
-            intermediateSize = intermediate ?? 4 * hiddenSize
-            maxPositions = try need(positions, "n_positions")
-            normEps = try Self.positiveFloat(hf.normEpsilon ?? 1e-5, field: "layer_norm_epsilon", file: file)
-            ropeTheta = 0
-            tiedEmbeddings = hf.tieWordEmbeddings ?? true
-            qkvBias = true
-            outputBias = true
-            mlpBias = true
-            switch hf.hiddenAct ?? "gelu_new" {
-            case "gelu_new", "gelu_pytorch_tanh", "gelu_fast": activation = .geluTanh
-            case "gelu": activation = .geluErf
-            case let other:
-                throw ModelConfigError(file: file, field: "activation_function", "expected gelu_new or gelu, found \"\(other)\"")
-            }
-        case .llama, .qwen2:
-            intermediateSize = try need(intermediate, "intermediate_size")
-            maxPositions = positions ?? 2048
-            normEps = try Self.positiveFloat(hf.normEpsilon ?? 1e-6, field: "rms_norm_eps", file: file)
-            ropeTheta = try Self.positiveFloat(hf.ropeTheta ?? 10_000, field: "rope_theta", file: file)
-            tiedEmbeddings = hf.tieWordEmbeddings ?? false
-            let attentionBias = hf.attentionBias ?? false
-            qkvBias = family == .qwen2 || attentionBias
-            outputBias = family == .llama && attentionBias
-            mlpBias = hf.mlpBias ?? false
-            let act = hf.hiddenAct ?? "silu"
-            guard act == "silu" else {
-                throw ModelConfigError(file: file, field: "hidden_act", "expected silu, found \"\(act)\"")
-            }
-            activation = .silu
-            try Self.refuseRopeScaling(hf, file: file)
-            if family == .qwen2, hf.useSlidingWindow == true {
-                throw ModelConfigError(file: file, field: "use_sliding_window",
-                                       "expected false (sliding-window attention is not implemented), found true")
-            }
-        }
+        (normEps, ropeTheta, tiedEmbeddings, qkvBias, outputBias, mlpBias, activation) = (0, 0, false, false, false, false, .silu)
+        try family.architecture.readSettings(hf, into: &self, file: file)
         try validate(file: file)
     }
 
     /// A setting that must be a positive, finite Float32 (a norm's epsilon, RoPE's base): a negative
     /// epsilon or base makes every logit NaN, and one that rounds to 0 or infinity in Float32 too.
-    static func positiveFloat(_ value: Double, field: String, file: String) throws -> Float {
+    public static func positiveFloat(_ value: Double, field: String, file: String) throws -> Float {
         let single = Float(value)
         guard value > 0, single > 0, single.isFinite else {
             throw ModelConfigError(file: file, field: field,
@@ -129,7 +81,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     }
 
     /// Only plain RoPE is implemented: any scaled variant would silently change every logit.
-    static func refuseRopeScaling(_ hf: HFConfig, file: String) throws {
+    public static func refuseRopeScaling(_ hf: HFConfig, file: String) throws {
         for (field, object) in [("rope_scaling", hf.ropeScaling), ("rope_parameters", hf.ropeParameters)] {
             guard let object else { continue }
             let type = object["rope_type"]?.stringValue ?? object["type"]?.stringValue ?? "default"
@@ -153,20 +105,14 @@ public struct ModelConfig: Codable, Equatable, Sendable {
             throw ModelConfigError(file: file, field: "num_key_value_heads",
                                    "expected a divisor of num_attention_heads (\(heads)), found \(kvHeads)")
         }
-        guard headDim % 2 == 0 || family == .gpt2 else {
-            throw ModelConfigError(file: file, field: "head_dim", "expected an even number for RoPE, found \(headDim)")
-        }
-        if family == .gpt2, heads * headDim != hiddenSize {
-            throw ModelConfigError(file: file, field: "n_head",
-                                   "expected n_embd (\(hiddenSize)) divisible by n_head, found \(heads)")
-        }
+        try family.architecture.validate(self, file: file)
         if let bad = eosTokenIds.first(where: { $0 < 0 || $0 >= vocabSize }) {
             throw ModelConfigError(file: file, field: "eos_token_id", "expected an id below vocab_size \(vocabSize), found \(bad)")
         }
         // Every size is within its limit, so no product below overflows.
         let total = parameterSpecs.reduce(0) { $0 + $1.count }
         guard total <= ModelConfigLimits.parameters else {
-            throw ModelConfigError(file: file, field: family == .gpt2 ? "n_embd" : "hidden_size",
+            throw ModelConfigError(file: file, field: family.architecture.sizeFields.hidden,
                                    "the sizes describe \(total) parameters; expected at most \(ModelConfigLimits.parameters) (32 GiB of Float32)")
         }
     }

@@ -14,8 +14,8 @@ import Tensors
 public final class TransformerModel {
     public let config: ModelConfig
     public let parameters: Parameters
-    let layerWeights: [LayerWeights]
-    let rope: RopeTable?
+    /// The family's decoder layers (block forward and backward, in `Families/`).
+    let layers: any DecoderLayers
     /// `[vocab, h]` token embedding and output head (the embedding itself when tied).
     let embedding: UnsafeMutablePointer<Float>
     let head: UnsafeMutablePointer<Float>
@@ -32,21 +32,12 @@ public final class TransformerModel {
         }
         self.config = config
         self.parameters = parameters
-        layerWeights = (0..<config.layers).map { LayerWeights.resolve(parameters, config: config, layer: $0) }
-        switch config.family {
-        case .llama, .qwen2:
-            rope = RopeTable(headDim: config.headDim, theta: config.ropeTheta, positions: config.maxPositions)
-            embedding = parameters["model.embed_tokens.weight"]
-            positionEmbedding = nil
-            finalNorm = parameters["model.norm.weight"]
-            finalNormBias = nil
-        case .gpt2:
-            rope = nil
-            embedding = parameters["transformer.wte.weight"]
-            positionEmbedding = parameters["transformer.wpe.weight"]
-            finalNorm = parameters["transformer.ln_f.weight"]
-            finalNormBias = parameters["transformer.ln_f.bias"]
-        }
+        let family = config.family.architecture
+        layers = family.makeLayers(parameters, config: config)
+        embedding = parameters[family.embeddingName]
+        positionEmbedding = family.positionEmbeddingName.map { parameters[$0] }
+        finalNorm = parameters[family.finalNormName]
+        finalNormBias = family.finalNormBiasName.map { parameters[$0] }
         head = config.tiedEmbeddings ? embedding : parameters["lm_head.weight"]
     }
 
@@ -136,12 +127,7 @@ public final class TransformerModel {
         }
         if let afterLayer, !afterLayer(-1) { return }
         for l in 0..<config.layers {
-            switch config.family {
-            case .llama, .qwen2:
-                llamaBlock(layer: l, count: n, positions: positions, activations: a, attend: attend)
-            case .gpt2:
-                gpt2Block(layer: l, count: n, activations: a, attend: attend)
-            }
+            layers.forward(layer: l, count: n, positions: positions, activations: a, attend: attend)
             // Diagnostics only (`firstNonFiniteStage`): false stops after this layer.
             if let afterLayer, !afterLayer(l) { return }
         }

@@ -147,16 +147,10 @@ public enum TrainBenchmark {
                              "activations": activationBytes(config: c, capacity: rowsPerForward)])
     }
 
-    /// Bytes of `Activations(keepsLayers: true)` plus the backward's `GradientScratch` for
-    /// `capacity` tokens: the buffers those classes allocate (before 64-byte padding).
+    /// Bytes of `Activations(keepsLayers: true)` plus the backward's gradient buffers for
+    /// `capacity` tokens: the model's buffer plan, as those buffers are allocated.
     public static func activationBytes(config c: ModelConfig, capacity n: Int) -> Int {
-        let h = c.hiddenSize, qd = c.heads * c.headDim, kvd = c.kvHeads * c.headDim, i = c.intermediateSize
-        let gpt2 = c.family == .gpt2
-        let top = n * h + n * 3 * h + 2 * n * h + 2 * n + n * c.vocabSize
-        let perLayer = 2 * n * h + (gpt2 ? n : 0) + n + (gpt2 ? 3 * n * h : 0) + 2 * n * qd + 2 * n * kvd + n * c.heads
-            + 2 * n * h + (gpt2 ? n : 0) + n + n * i * (gpt2 ? 2 : 3)
-        let scratch = 2 * n * h + 2 * n * qd + 2 * n * kvd + (gpt2 ? 3 * n * h : 0) + n * i * (gpt2 ? 2 : 3)
-        return 4 * (top + c.layers * perLayer + scratch)
+        BufferPlan(config: c, tokens: n, logitRows: n, keepsLayers: true, backward: true).bytes
     }
 
     /// The process's peak resident set so far, bytes: `VmHWM` of /proc/self/status (Linux), else

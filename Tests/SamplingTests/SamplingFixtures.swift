@@ -11,7 +11,7 @@ enum SamplingFixtures {
 
     static let regenerate = "fixture models: regenerate with python tools/make_onnx_fixtures.py"
 
-    static let families = ["llama-hf", "qwen2-hf", "gpt2-hf"]
+    static let families = ["llama-hf", "qwen2-hf", "qwen3-hf", "gpt2-hf"]
 
     static func model(_ name: String) throws -> TransformerModel {
         try TransformerModel(folder: root.appendingPathComponent(name))

@@ -7,7 +7,7 @@ import Tensors
 /// Logits of our forward against transformers (`<family>-hf/reference.json`, `decode.json`)
 /// and onnxruntime (`<family>-optimum-with-past/reference.json`).
 @Suite struct ForwardTests {
-    static let families = ["llama-hf", "qwen2-hf", "gpt2-hf", "llama_equalnorms-hf"]
+    static let families = ["llama-hf", "qwen2-hf", "qwen3-hf", "gpt2-hf", "llama_equalnorms-hf"]
 
     /// Several sequences packed into one with a block-diagonal causal mask.
     static func packed(_ sequences: [[Int]]) throws -> (tokens: [Int32], positions: [Int32], mask: AttentionMask) {
@@ -71,7 +71,7 @@ import Tensors
 
     /// The same 16-step decode against onnxruntime's own greedy loop on each with-past export,
     /// with the weights imported from that ONNX file.
-    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    @Test(arguments: ["llama", "qwen2", "qwen3", "gpt2"])
     func kvCachedDecodeMatchesOnnxruntimeGreedyLoop(family: String) throws {
         let fixture = "\(family)-optimum-with-past"
         let loaded = try Importer.load(Importer.Request(source: FixtureModels.folder(fixture).appendingPathComponent("model.onnx")))
@@ -120,7 +120,7 @@ import Tensors
 
     /// The onnxruntime with-past export's decode step (prefill 2x8, then one token each),
     /// run with the same weights from the `-hf` folder.
-    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    @Test(arguments: ["llama", "qwen2", "qwen3", "gpt2"])
     func decodeStepMatchesOnnxruntimeWithPast(family: String) throws {
         let ref = try ReferenceData.json("\(family)-optimum-with-past", "reference.json")
         let model = try ReferenceData.model("\(family)-hf")

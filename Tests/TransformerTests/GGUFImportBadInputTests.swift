@@ -64,7 +64,7 @@ import ModelFiles
         }
         try expectRefused(try edited { m, _ in
             m[m.firstIndex { $0.key == "general.architecture" }!].value = .string("mamba")
-        }, ["field 'general.architecture'", "llama, qwen2, gpt2", "\"mamba\""])
+        }, ["field 'general.architecture'", "llama, qwen2, qwen3, gpt2", "\"mamba\""])
         try expectRefused(try edited { m, _ in m.append((key: "llama.rope.scaling.type", value: .string("yarn"))) },
                           ["field 'llama.rope.scaling.type'", "\"yarn\""])
     }

@@ -10,7 +10,7 @@ import Tensors
 /// `from_pretrained(folder, gguf_file="model.gguf")` (reference.json, made by
 /// tools/make_gguf_model_fixtures.py).
 @Suite struct GGUFImportTests {
-    static let families = ["llama", "qwen2", "gpt2"]
+    static let families = ["llama", "qwen2", "qwen3", "gpt2"]
     static let regenerate = "regenerate with: .venv-tools/bin/python tools/make_gguf_model_fixtures.py"
 
     static func fixture(_ family: String) -> URL { FixtureModels.folder("\(family)-gguf").appendingPathComponent("model.gguf") }

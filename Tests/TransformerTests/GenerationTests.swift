@@ -23,7 +23,7 @@ import Testing
 
     /// `treerpo generate --greedy` on an imported with-past export equals onnxruntime's own
     /// greedy loop over the same file, token for token.
-    @Test(arguments: ["llama", "qwen2", "gpt2"])
+    @Test(arguments: ["llama", "qwen2", "qwen3", "gpt2"])
     func greedyGenerationEqualsOnnxruntimeGreedyLoop(family: String) throws {
         let fixture = "\(family)-optimum-with-past"
         let (prompts, greedy) = try Self.decodeReference(fixture, file: "ort_decode.json")

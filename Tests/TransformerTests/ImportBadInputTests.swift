@@ -74,7 +74,7 @@ import ModelFiles
         let url = folder.appendingPathComponent("config.json")
         let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\"qwen2\"", with: "\"mistral\"")
         try text.write(to: url, atomically: true, encoding: .utf8)
-        try expectRefused(model(folder), ["config.json", "field 'model_type'", "expected one of llama, qwen2, gpt2", "found \"mistral\""])
+        try expectRefused(model(folder), ["config.json", "field 'model_type'", "expected one of llama, qwen2, qwen3, gpt2", "found \"mistral\""])
     }
 
     @Test func missingParameter() throws {

@@ -4,7 +4,7 @@ import ModelFiles
 
 /// Shared helpers of the Import*Tests: fixture lists, reference parameters, temporary folders.
 enum ImportSupport {
-    static let families = ["llama", "qwen2", "gpt2", "llama_equalnorms"]
+    static let families = ["llama", "qwen2", "qwen3", "gpt2", "llama_equalnorms"]
     static let styles = ["legacy-folded", "legacy-unfolded", "dynamo-optimized", "dynamo-unoptimized",
                          "optimum", "optimum-with-past", "external-data", "legacy-folded-fp16"]
 

@@ -4,7 +4,7 @@ import ModelFiles
 @testable import Transformer
 
 @Suite struct ModelConfigTests {
-    @Test(arguments: ["llama-hf", "qwen2-hf", "gpt2-hf"])
+    @Test(arguments: ["llama-hf", "qwen2-hf", "qwen3-hf", "gpt2-hf"])
     func fixtureCheckpointsLoadWithEveryParameterAccountedFor(name: String) throws {
         let (config, parameters) = try CheckpointLoading.loadFolder(FixtureModels.folder(name))
         #expect(config.family.rawValue == name.replacingOccurrences(of: "-hf", with: ""))

@@ -88,7 +88,7 @@ import Tensors
         return stats
     }
 
-    @Test(arguments: ["llama", "qwen2", "gpt2", "llama_biases"])
+    @Test(arguments: ["llama", "qwen2", "qwen3", "gpt2", "llama_biases"])
     func lossAndEveryParameterGradientMatchTorchAutograd(family: String) throws {
         let (f, reference, model) = try Self.load(family)
         #expect(model.config.tiedEmbeddings == f.tiedEmbeddings)

@@ -62,7 +62,7 @@ import Transformer
         nodes.flatMap { n in t[n].advantage == nil ? [] : t[n].tokens.indices.map { (n, $0) } }
     }
 
-    @Test(arguments: ["llama-hf", "qwen2-hf", "gpt2-hf"])
+    @Test(arguments: ["llama-hf", "qwen2-hf", "qwen3-hf", "gpt2-hf"])
     func packedEqualsPathByPath(fixture: String) throws {
         let model = try TransformerModel(folder: Self.fixtures.appendingPathComponent(fixture))
         let tree = Self.tree()

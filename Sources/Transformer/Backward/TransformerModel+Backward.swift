@@ -38,36 +38,30 @@ extension TransformerModel {
         activations a: Activations, gradients g: Parameters
     ) {
         let c = config, h = c.hiddenSize, vocab = c.vocabSize
-        let s = a.gradientScratch(config: c)
+        let s = a.gradientScratch()
         let dEmbedding = g[c.embeddingName]
 
         // logits = finalOut head^T; then the final norm of the residual stream.
         Linear.backward(dOut: a.logits, x: a.finalOut, rows: n, inDim: h, weight: head, outDim: vocab,
-                        dx: s.dNorm, dWeight: c.tiedEmbeddings ? dEmbedding : g["lm_head.weight"], dBias: nil)
-        s.dx.update(repeating: 0, count: n * h)
-        switch c.family {
-        case .llama, .qwen2:
-            RMSNorm.backward(dy: s.dNorm, x: a.finalIn, weight: finalNorm, rstd: a.finalRstd, dx: s.dx,
-                             dWeight: g["model.norm.weight"], rows: n, dim: h)
-        case .gpt2:
-            LayerNorm.backward(dy: s.dNorm, x: a.finalIn, weight: finalNorm, mean: a.finalMean, rstd: a.finalRstd,
-                               dx: s.dx, dWeight: g["transformer.ln_f.weight"], dBias: g["transformer.ln_f.bias"], rows: n, dim: h)
+                        dx: s[.dNorm], dWeight: c.tiedEmbeddings ? dEmbedding : g["lm_head.weight"], dBias: nil)
+        let dx = s[.dx], family = c.family.architecture
+        dx.update(repeating: 0, count: n * h)
+        if let bias = family.finalNormBiasName {
+            LayerNorm.backward(dy: s[.dNorm], x: a.finalIn, weight: finalNorm, mean: a.finalMean, rstd: a.finalRstd,
+                               dx: dx, dWeight: g[family.finalNormName], dBias: g[bias], rows: n, dim: h)
+        } else {
+            RMSNorm.backward(dy: s[.dNorm], x: a.finalIn, weight: finalNorm, rstd: a.finalRstd, dx: dx,
+                             dWeight: g[family.finalNormName], rows: n, dim: h)
         }
 
         for l in (0..<c.layers).reversed() {
-            let gw = LayerWeights.resolve(g, config: c, layer: l)
-            switch c.family {
-            case .llama, .qwen2:
-                llamaBlockBackward(layer: l, count: n, positions: positions, mask: mask, activations: a, scratch: s, gradients: gw)
-            case .gpt2:
-                gpt2BlockBackward(layer: l, count: n, mask: mask, activations: a, scratch: s, gradients: gw)
-            }
+            layers.backward(layer: l, count: n, positions: positions, mask: mask, activations: a, scratch: s, gradients: g)
         }
 
-        // x = embedding[tokens] (+ wpe[positions])
-        Embedding.backward(dOut: s.dx, ids: tokens, dTable: dEmbedding, tokens: n, dim: h)
-        if positionEmbedding != nil {
-            Embedding.backward(dOut: s.dx, ids: positions, dTable: g["transformer.wpe.weight"], tokens: n, dim: h)
+        // x = embedding[tokens] (+ learned positions)
+        Embedding.backward(dOut: dx, ids: tokens, dTable: dEmbedding, tokens: n, dim: h)
+        if let name = family.positionEmbeddingName {
+            Embedding.backward(dOut: dx, ids: positions, dTable: g[name], tokens: n, dim: h)
         }
     }
 }

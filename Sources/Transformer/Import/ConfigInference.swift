@@ -62,7 +62,7 @@ public struct ConfigInference {
         let gpt2 = keys.contains { $0.hasPrefix("transformer.h.") || $0.hasPrefix("transformer.wte.") }
         let llamaLike = keys.contains { $0.hasPrefix("model.layers.") }
         guard gpt2 || llamaLike else {
-            throw fail("model_type", "expected weights or module paths under transformer.h.N (GPT-2) or model.layers.N (Llama / Qwen2), found neither")
+            throw fail("model_type", "expected weights or module paths under transformer.h.N (GPT-2) or model.layers.N (Llama / Qwen2 / Qwen3), found neither")
         }
         let prefix = gpt2 ? "transformer.h." : "model.layers."
         let layerIndices = keys.compactMap { key -> Int? in
@@ -154,11 +154,13 @@ public struct ConfigInference {
             }
             let qkvBias = known["model.layers.0.self_attn.q_proj.bias"] != nil
             let oBias = known["model.layers.0.self_attn.o_proj.bias"] != nil
-            let family = qkvBias && !oBias ? "qwen2" : "llama"
+            // Qwen3's per-head q/k norms are its mark; Qwen2 has q/k/v biases without an o_proj bias.
+            let qkNorm = known["model.layers.0.self_attn.q_norm.weight"] != nil
+            let family = qkNorm ? "qwen3" : qkvBias && !oBias ? "qwen2" : "llama"
             json["model_type"] = family
-            json["architectures"] = [family == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"]
-            notes.append("model_type = \(family): \(qkvBias ? "q/k/v biases" : "no q/k/v biases")\(oBias ? " and an o_proj bias" : "")")
-            if family == "llama" && qkvBias { json["attention_bias"] = true }
+            json["architectures"] = [["qwen3": "Qwen3ForCausalLM", "qwen2": "Qwen2ForCausalLM"][family] ?? "LlamaForCausalLM"]
+            notes.append("model_type = \(family): \(qkNorm ? "per-head q/k norms, " : "")\(qkvBias ? "q/k/v biases" : "no q/k/v biases")\(oBias ? " and an o_proj bias" : "")")
+            if family != "qwen2" && qkvBias { json["attention_bias"] = true }
             if known["model.layers.0.mlp.up_proj.bias"] != nil { json["mlp_bias"] = true }
             json["hidden_size"] = hidden
             json["intermediate_size"] = up[0]
@@ -166,7 +168,8 @@ public struct ConfigInference {
             json["num_attention_heads"] = q[0] / headDim
             json["num_key_value_heads"] = k[0] / headDim
             json["hidden_act"] = "silu"
-            if q[0] != hidden { json["head_dim"] = headDim }
+            // Qwen3's config defaults head_dim to 128 whatever the sizes: always written for it.
+            if q[0] != hidden || qkNorm { json["head_dim"] = headDim }
             notes.append("num_attention_heads = \(q[0] / headDim), num_key_value_heads = \(k[0] / headDim): q_proj \(q) and k_proj \(k) over head_dim \(headDim); intermediate_size = \(up[0]): up_proj")
             if let eps = normEpsilon(graph) {
                 json["rms_norm_eps"] = eps

@@ -11,11 +11,11 @@ enum GGUFConfig {
             ImportError(.config, file: path, subject: "field '\(key)'", message)
         }
         guard let archValue = file["general.architecture"] else {
-            throw fail("general.architecture", "expected one of llama, qwen2, gpt2 in the GGUF metadata, found none")
+            throw fail("general.architecture", "expected one of \(ModelFamily.supportedList) in the GGUF metadata, found none")
         }
         guard let arch = archValue.stringValue, let family = ModelFamily(rawValue: arch) else {
             throw ImportError(.unsupported, file: path, subject: "field 'general.architecture'",
-                              "expected one of \(ModelFamily.allCases.map(\.rawValue).joined(separator: ", ")), found \(archValue.stringValue.map { "\"\($0)\"" } ?? archValue.typeName)")
+                              "expected one of \(ModelFamily.supportedList), found \(archValue.stringValue.map { "\"\($0)\"" } ?? archValue.typeName)")
         }
         func int(_ key: String) throws -> Int? {
             guard let value = file[key] else { return nil }
@@ -58,47 +58,12 @@ enum GGUFConfig {
                                  ("pad_token_id", "tokenizer.ggml.padding_token_id")] {
             if let id = try int(ggufKey) { object[hfKey] = .int(Int64(id)) }
         }
-        let tied = !file.hasTensor("output.weight")
-        switch family {
-        case .gpt2:
-            let eps = try double("gpt2.attention.layer_norm_epsilon") ?? 1e-5
-            object.merge([
-                "architectures": .array([.string("GPT2LMHeadModel")]),
-                "n_embd": .int(Int64(hidden)), "n_layer": .int(Int64(layers)), "n_head": .int(Int64(heads)),
-                "n_positions": .int(Int64(context)), "n_ctx": .int(Int64(context)),
-                "n_inner": .int(Int64(feedForward ?? 4 * hidden)), "layer_norm_epsilon": .double(eps),
-                "activation_function": .string("gelu_new"),
-                // llama.cpp's GPT-2 converter writes the tied head again as output.weight.
-                "tie_word_embeddings": .bool(true),
-            ]) { $1 }
-        case .llama, .qwen2:
-            guard let feedForward else {
-                throw fail("\(arch).feed_forward_length", "expected an integer in the GGUF metadata, found none")
-            }
-            let kvHeads = try int("\(arch).attention.head_count_kv") ?? heads
-            let headDim = try int("\(arch).attention.key_length") ?? (heads > 0 ? hidden / heads : 0)
-            if let rotary = try int("\(arch).rope.dimension_count"), rotary != headDim {
-                throw ImportError(.unsupported, file: path, subject: "field '\(arch).rope.dimension_count'",
-                                  "expected the head size \(headDim) (partial rotary embeddings are not implemented), found \(rotary)")
-            }
-            let epsKey = "\(arch).attention.layer_norm_rms_epsilon"
-            guard let eps = try double(epsKey) else { throw fail(epsKey, "expected a number in the GGUF metadata, found none") }
-            object.merge([
-                "architectures": .array([.string(family == .llama ? "LlamaForCausalLM" : "Qwen2ForCausalLM")]),
-                "hidden_size": .int(Int64(hidden)), "intermediate_size": .int(Int64(feedForward)),
-                "num_hidden_layers": .int(Int64(layers)), "num_attention_heads": .int(Int64(heads)),
-                "num_key_value_heads": .int(Int64(kvHeads)), "head_dim": .int(Int64(headDim)),
-                "max_position_embeddings": .int(Int64(context)), "rms_norm_eps": .double(eps),
-                "rope_theta": .double(try double("\(arch).rope.freq_base") ?? 10_000),
-                "hidden_act": .string("silu"), "tie_word_embeddings": .bool(tied),
-            ]) { $1 }
-            if family == .llama {
-                object["attention_bias"] = .bool(file.hasTensor("blk.0.attn_q.bias"))
-                object["mlp_bias"] = .bool(file.hasTensor("blk.0.ffn_up.bias"))
-            } else {
-                object["use_sliding_window"] = .bool(false)
-            }
-        }
+        let metadata = GGUFMetadata(
+            arch: arch, int: int, double: double, hasTensor: { file.hasTensor($0) },
+            missing: { fail($0, "expected a value in the GGUF metadata, found none") },
+            unsupported: { ImportError(.unsupported, file: path, subject: "field '\($0)'", $1) })
+        let sizes = GGUFSizes(hidden: hidden, layers: layers, heads: heads, context: context, feedForward: feedForward)
+        object.merge(try family.architecture.ggufSettings(metadata, sizes: sizes)) { $1 }
         return object
     }
 }

@@ -41,13 +41,7 @@ struct WeightRole {
 }
 
 extension ModelConfig {
-    /// The Hugging Face layout of a 2-D parameter: GPT-2's Conv1D stores `[in, out]`, everything
-    /// else (Linear, embeddings, lm_head) `[out, in]`.
-    func hfLayout(of parameter: String) -> WeightLayout {
-        if family == .gpt2, parameter.hasPrefix("transformer.h."),
-           [".attn.c_attn.weight", ".attn.c_proj.weight", ".mlp.c_fc.weight", ".mlp.c_proj.weight"].contains(where: parameter.hasSuffix) {
-            return .inFirst
-        }
-        return .outFirst
-    }
+    /// The Hugging Face layout of a 2-D parameter: the family says which it stores `[in, out]`
+    /// (GPT-2's Conv1D); everything else (Linear, embeddings, lm_head) is `[out, in]`.
+    func hfLayout(of parameter: String) -> WeightLayout { storesInputFirst(parameter) ? .inFirst : .outFirst }
 }
