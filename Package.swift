@@ -1,6 +1,6 @@
 // swift-tools-version: 6.0
 // Module graph (lowest first), see docs/architecture.md:
-//   COpenBLAS -> Tensors -> ModelFiles / Transformer -> Sampling -> TreeRPO -> treerpo (CLI)
+//   COpenBLAS -> Tensors -> ModelFiles -> Transformer -> ModelIO / Sampling -> TreeRPO -> Benchmarks -> treerpo (CLI)
 import PackageDescription
 
 // Numeric code is tested in release (`swift test -c release -Xswiftc -enable-testing`);
@@ -51,18 +51,29 @@ let package = Package(
             dependencies: ["Tensors", "ModelFiles"],
             swiftSettings: simdSettings
         ),
+        // File formats meet the models: import, export, checkpoints, the workspace.
+        .target(
+            name: "ModelIO",
+            dependencies: ["Transformer", "ModelFiles", "Tensors"]
+        ),
         .target(
             name: "Sampling",
             dependencies: ["Transformer", "Tensors"]
         ),
         .target(
             name: "TreeRPO",
-            dependencies: ["Sampling", "Transformer", "Tokenization", "ChatTemplates", "Tensors", "ModelFiles"]
+            dependencies: ["Sampling", "ModelIO", "Transformer", "Tokenization", "ChatTemplates", "Tensors", "ModelFiles"]
+        ),
+        // The benchmarks behind `treerpo bench` (kernels, forward, tree sampling, training step).
+        .target(
+            name: "Benchmarks",
+            dependencies: ["TreeRPO", "Sampling", "ModelIO", "Transformer", "Tensors", "ModelFiles", "COpenBLAS"],
+            swiftSettings: simdSettings
         ),
         .executableTarget(
             name: "treerpo",
             dependencies: [
-                "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "Sampling", "TreeRPO",
+                "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "ModelIO", "Sampling", "TreeRPO", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -70,7 +81,7 @@ let package = Package(
         // (tools/fuzz.sh builds it with libFuzzer and AddressSanitizer).
         .target(
             name: "FuzzTargets",
-            dependencies: ["ModelFiles", "Tokenization", "Transformer"]
+            dependencies: ["ModelFiles", "Tokenization", "Transformer", "ModelIO"]
         ),
         .executableTarget(
             name: "treerpo-fuzz",
@@ -78,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FuzzTargetsTests",
-            dependencies: ["FuzzTargets", "Tokenization"]
+            dependencies: ["FuzzTargets", "Tokenization", "ModelIO"]
         ),
         // Helpers every test target shares (numeric comparison, seeded random data, repository
         // paths); a plain target so only test targets depend on it.
@@ -98,15 +109,15 @@ let package = Package(
         ),
         .testTarget(
             name: "TransformerTests",
-            dependencies: ["Transformer", "Sampling", "Tokenization", "TestSupport"]
+            dependencies: ["Transformer", "ModelIO", "Sampling", "Tokenization", "TestSupport"]
         ),
         .testTarget(
             name: "SamplingTests",
-            dependencies: ["Sampling", "Transformer", "Tensors", "TestSupport"]
+            dependencies: ["Sampling", "Transformer", "ModelIO", "Tensors", "TestSupport"]
         ),
         .testTarget(
             name: "TreeRPOTests",
-            dependencies: ["TreeRPO", "Sampling", "TestSupport"],
+            dependencies: ["TreeRPO", "ModelIO", "Sampling", "Benchmarks", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

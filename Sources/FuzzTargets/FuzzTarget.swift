@@ -1,6 +1,7 @@
 import Foundation
 import ModelFiles
 import Tokenization
+import ModelIO
 import Transformer
 
 /// The readers of everything treerpo takes from a file, each as one function of the file's bytes,

@@ -41,12 +41,6 @@ public final class TransformerModel {
         head = config.tiedEmbeddings ? embedding : parameters["lm_head.weight"]
     }
 
-    /// Loads a Hugging Face folder (`config.json`, `model.safetensors`).
-    public convenience init(folder: URL) throws {
-        let (config, parameters) = try CheckpointLoading.loadFolder(folder)
-        try self.init(config: config, parameters: parameters)
-    }
-
     var attentionScale: Float { 1 / Float(config.headDim).squareRoot() }
 
     // MARK: - Entry points

@@ -3,6 +3,7 @@ import ModelFiles
 import Sampling
 import Tensors
 import Tokenization
+import ModelIO
 import Transformer
 
 /// The fine-tuning loop: sample trees, score leaves, values and advantages, pack, update;

@@ -1,5 +1,6 @@
 import Foundation
 import ModelFiles
+import ModelIO
 import Transformer
 
 /// `trainer.json` of a checkpoint: what, together with the weights and the AdamW moments, lets a

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 import Transformer
 
 /// Everything that decides what a fine-tuning run computes. Saved as `runs/NAME/config.json`;

@@ -1,5 +1,6 @@
 import Foundation
 import Tokenization
+import ModelIO
 import Transformer
 
 /// The imported model of a workspace with its tokenizer, optionally with a checkpoint's

@@ -1,5 +1,7 @@
+import Benchmarks
 import ArgumentParser
 import Foundation
+import ModelIO
 import Transformer
 #if canImport(Glibc)
 import Glibc

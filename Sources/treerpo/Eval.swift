@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TreeRPO
+import ModelIO
 import Transformer
 
 struct Eval: ParsableCommand {

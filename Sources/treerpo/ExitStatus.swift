@@ -3,6 +3,7 @@ import Foundation
 import ModelFiles
 import Sampling
 import Tokenization
+import ModelIO
 import Transformer
 import TreeRPO
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ModelFiles
+import ModelIO
 import Transformer
 
 struct Export: ParsableCommand {

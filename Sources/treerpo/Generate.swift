@@ -3,6 +3,7 @@ import Foundation
 import Sampling
 import Tensors
 import Tokenization
+import ModelIO
 import Transformer
 
 struct Generate: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Tokenization
+import ModelIO
 import Transformer
 
 struct Import: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ModelFiles
 import TreeRPO
+import ModelIO
 import Transformer
 
 struct Report: ParsableCommand {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sampling
+import ModelIO
 import Transformer
 import Tensors
 

@@ -2,6 +2,7 @@ import Foundation
 import TestSupport
 import Sampling
 import Tensors
+import ModelIO
 import Transformer
 
 /// The committed fixture models (`Fixtures/models/*-hf`: vocab 128, 64 positions, made by

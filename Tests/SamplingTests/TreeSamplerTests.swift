@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import Sampling
+import ModelIO
 import Transformer
 
 /// The tree sampler on the fixture models: its log-probabilities against a plain forward over

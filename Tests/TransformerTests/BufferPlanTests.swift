@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Tensors
+@testable import ModelIO
 @testable import Transformer
 
 /// The buffer plan is what the activations really hold: its byte count equals the memory the

@@ -4,6 +4,7 @@ import TestSupport
 import ModelFiles
 import Tokenization
 @testable import Sampling
+@testable import ModelIO
 @testable import Transformer
 
 /// The bundled math model `models/arith-qwen2-1m/` (a torch dynamo export, the layout most users

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import Tensors
+@testable import ModelIO
 @testable import Transformer
 
 /// The GEMM path of cached attention (`CachedPrefillAttention`, taken by runs of at least

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// What an export folder holds besides the round-tripped weights: sharded safetensors with

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// Shared helpers of the Export*Tests: workspaces imported from the fixtures, seeded

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import Tensors
+@testable import ModelIO
 @testable import Transformer
 
 /// Logits of our forward against transformers (`<family>-hf/reference.json`, `decode.json`)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// `treerpo export` of a model imported from GGUF (the fixtures of

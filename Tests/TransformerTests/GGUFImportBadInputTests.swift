@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// A bad GGUF is refused naming the file and the field or tensor, and the workspace (which

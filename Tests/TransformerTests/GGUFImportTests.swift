@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ModelFiles
 import Tensors
+@testable import ModelIO
 @testable import Transformer
 
 /// GGUF fixtures (tiny random llama with llama.cpp's Q/K permutation and Q8_0 weights, qwen2 F16,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Sampling
+@testable import ModelIO
 @testable import Transformer
 
 @Suite struct GenerationTests {

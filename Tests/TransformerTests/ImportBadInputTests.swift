@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// Bad input is refused with the file, the tensor / parameter / field, and expected vs found

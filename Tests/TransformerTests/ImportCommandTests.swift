@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import ModelFiles
 import Tokenization
+@testable import ModelIO
 @testable import Transformer
 
 /// `Importer.run` end to end: the workspace's `base/` is an HF folder our own loader reads back

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// Every ONNX fixture (family x exporter style) imports into exactly the parameters of the

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// Mutated model files (bit flips, truncations, protobuf length-field edits; seeded) never crash

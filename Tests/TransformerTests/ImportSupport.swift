@@ -1,5 +1,6 @@
 import Foundation
 import ModelFiles
+@testable import ModelIO
 @testable import Transformer
 
 /// Shared helpers of the Import*Tests: fixture lists, reference parameters, temporary folders.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 import Tensors
+@testable import ModelIO
 @testable import Transformer
 
 /// Each ONNX fixture, imported by us and run by our forward, gives the logits onnxruntime gave

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+@testable import ModelIO
 @testable import Transformer
 
 /// Reads the JSON references written by `tools/make_onnx_fixtures.py`.

@@ -3,6 +3,7 @@ import Testing
 import ModelFiles
 import Sampling
 import Tokenization
+@testable import ModelIO
 @testable import Transformer
 
 /// The real SmolLM2-135M-Instruct Q4_1 GGUF (98 MB, not committed: tools/fetch_smollm2_gguf.sh

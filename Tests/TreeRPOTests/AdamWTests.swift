@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TestSupport
 @testable import TreeRPO
+import ModelIO
 import Transformer
 
 /// AdamW against ten steps of `torch.optim.AdamW` recorded by tools/make_adamw_fixture.py.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModelIO
 import Transformer
 @testable import TreeRPO
 

@@ -2,6 +2,7 @@ import Foundation
 import Sampling
 import Testing
 import TestSupport
+import ModelIO
 import Transformer
 @testable import TreeRPO
 

@@ -3,6 +3,7 @@ import ModelFiles
 import Testing
 import TestSupport
 import Tensors
+@testable import ModelIO
 @testable import Transformer
 @testable import TreeRPO
 

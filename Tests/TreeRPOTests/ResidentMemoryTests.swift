@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import Benchmarks
 @testable import TreeRPO
 
 /// The memory figures of `treerpo bench train`: the peak is the kernel's `VmHWM`.

@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import ModelIO
 import Transformer
 @testable import TreeRPO
 
