@@ -59,12 +59,15 @@ let package = Package(
             name: "TreeRPO",
             dependencies: ["Sampling", "Transformer", "Tokenization", "ChatTemplates", "Tensors", "ModelFiles"]
         ),
+        // The command-line program (product and binary `treerpo`); its folder is Sources/CLI so it
+        // does not differ from Sources/TreeRPO only by case.
         .executableTarget(
             name: "treerpo",
             dependencies: [
                 "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "Sampling", "TreeRPO",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            path: "Sources/CLI"
         ),
         // The readers of every input file as functions of bytes, and the fuzzer driving them
         // (tools/fuzz.sh builds it with libFuzzer and AddressSanitizer).
