@@ -28,12 +28,13 @@ enum ExitStatus {
         }
     }
 
-    /// The error in plain words: the library's own errors already name the file, field and value;
-    /// Foundation's and the decoders' are described by `PlainErrorText`.
+    /// The error in plain words: the library's own errors already name the file, field and value,
+    /// and the setting, whose flag is added here (`CommandLineFlags`); Foundation's and the
+    /// decoders' are described by `PlainErrorText`.
     static func message(for error: Error) -> String {
         if let e = error as? POSIXError { return String(cString: strerror(e.code.rawValue)) }
         if error is CocoaError || error is DecodingError { return PlainErrorText.describe(error) }
-        return "\(error)"
+        return CommandLineFlags.message("\(error)", for: error)
     }
 
     /// Runs a parsed command; on failure prints `Error: message` on stderr and exits with the

@@ -105,6 +105,9 @@ struct Finetune: ParsableCommand {
         if preset != nil && (algorithm != nil || tau != nil || noPrune) {
             throw ValidationError("--preset sets --algorithm, --tau and pruning; give the preset or those options, not both")
         }
+        if promptTemplate != nil, let chat = chatTemplate, chat != "none" {
+            throw ValidationError("--prompt-template and --chat-template \(chat) exclude each other")
+        }
         guard tree.temperature > 0 else { throw ValidationError("--temperature must be > 0 for training, got \(tree.temperature)") }
     }
 

@@ -86,8 +86,13 @@ public struct TreeSamplingOptions: Sendable {
 }
 
 /// A sampling request that cannot be served, saying what was asked and what is available.
-public struct TreeSamplingError: Error, CustomStringConvertible, Equatable {
+public struct TreeSamplingError: SettingError, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The setting that would avoid it (the command line adds its flag).
+    public let setting: Setting?
+    public init(_ message: String, setting: Setting? = nil) {
+        self.message = message
+        self.setting = setting
+    }
     public var description: String { "tree sampler: \(message)" }
 }

@@ -65,7 +65,7 @@ public final class Trainer {
             }
             checkpoint = workspace.checkpoints(run: runName).last
         } else if fm.fileExists(atPath: runFolder.path) {
-            throw TrainingError("run '\(runName)' already exists in \(workspace.runs.path); pass --resume to continue it or --run NAME for a new one")
+            throw TrainingError("run '\(runName)' already exists in \(workspace.runs.path); resume it to continue, or choose another run name for a new one", setting: .runName)
         }
         let problems = config.validationErrors()
         guard problems.isEmpty else { throw TrainingError("invalid settings: " + problems.joined(separator: "; ")) }

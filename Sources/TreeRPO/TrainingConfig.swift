@@ -210,7 +210,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             e.append("eval-every must be >= 0, eval-questions and eval-samples >= 1")
         }
         if promptTemplate != nil, let chat = chatTemplate, chat != "none" {
-            e.append("--prompt-template and --chat-template \(chat) exclude each other")
+            e.append("promptTemplate and chatTemplate \(chat) exclude each other (give one)")
         }
         if let template = promptTemplate, !template.contains(PromptTemplate.placeholder) {
             e.append("prompt template must contain \(PromptTemplate.placeholder)")
