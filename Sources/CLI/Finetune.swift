@@ -115,13 +115,7 @@ struct Finetune: ParsableCommand {
         var c = TrainingConfig()
         c.algorithm = algorithm ?? .treerpo
         c.groupSize = groupSize
-        c.depth = tree.depth
-        c.branching = try tree.branchingPerLevel()
-        c.stepTokens = tree.stepTokens
-        c.stepBoundary = tree.stepBoundary == .tokens ? .tokens : .newline
-        c.minStepTokens = tree.minStepTokens
-        c.lastLevelRunsToEnd = tree.lastLevelRunsToEnd
-        c.maxResponseTokens = tree.maxResponseTokens
+        c.tree = try tree.shape()
         c.temperature = tree.temperature
         c.topP = tree.topP
         c.topK = tree.topK

@@ -266,12 +266,8 @@ public final class Trainer {
     }
 
     public func samplingOptions(seed: UInt64) -> TreeSamplingOptions {
-        let shape = config.treeShape
-        return TreeSamplingOptions(
-            depth: shape.depth, branching: shape.branching, stepTokens: shape.stepTokens,
-            stepBoundary: config.stepBoundary == .tokens ? .tokens : .newline(minTokens: config.minStepTokens),
-            newlineTokens: newlineTokens, lastLevelRunsToEnd: config.lastLevelRunsToEnd,
-            maxResponseTokens: config.maxResponseTokens,
+        TreeSamplingOptions(
+            shape: config.treeShape, newlineTokens: newlineTokens,
             sampler: SamplerChain(temperature: config.temperature, topK: config.topK, topP: config.topP),
             seed: seed, stopTokens: loaded.stopTokens)
     }
