@@ -94,7 +94,7 @@ struct Sample: ParsableCommand {
         let format = try promptTemplate()
         // A chat-rendered prompt already holds the special tokens its template writes.
         let promptIds = tokenizer.encode(text, addSpecialTokens: format.addSpecialTokens)
-        let budget = tree.responseBudget(promptLength: promptIds.count, positions: model.config.maxPositions)
+        let budget = try tree.responseBudget(promptLength: promptIds.count, positions: model.config.maxPositions)
         if let note = budget.note { FileHandle.standardError.write(Data((note + "\n").utf8)) }
         let options = try tree.samplingOptions(
             seed: seed, newlineTokens: tree.stepBoundary == .newline ? loaded.newlineTokenIds() : [],

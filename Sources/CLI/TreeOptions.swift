@@ -34,9 +34,9 @@ struct TreeOptions: ParsableArguments {
     /// The response budget for a prompt of `promptLength` tokens in a model of `positions`: a
     /// budget given on the command line stands (the sampler refuses one that cannot fit, with the
     /// numbers); the default is lowered to fit, with a note saying so.
-    func responseBudget(promptLength: Int, positions: Int) -> (tokens: Int, note: String?) {
-        let room = positions - promptLength
-        guard maxResponseTokensOption == nil, room < maxResponseTokens, room >= 1 else { return (maxResponseTokens, nil) }
+    func responseBudget(promptLength: Int, positions: Int) throws -> (tokens: Int, note: String?) {
+        guard maxResponseTokensOption == nil,
+              let room = try shape().responseTokensFitting(promptLength: promptLength, positions: positions) else { return (maxResponseTokens, nil) }
         return (room, "note: --max-response-tokens lowered from its default \(maxResponseTokens) to \(room): the prompt takes \(promptLength) of the model's \(positions) positions")
     }
 

@@ -47,6 +47,14 @@ public struct TreeShape: Codable, Equatable, Sendable {
         self.maxResponseTokens = maxResponseTokens
     }
 
+    /// The most response tokens that fit after a prompt of `promptLength` tokens in a model of
+    /// `positions`: `maxResponseTokens`, or less when the model's context runs out first; nil
+    /// when `maxResponseTokens` fits or nothing does (the sampler then refuses with the numbers).
+    public func responseTokensFitting(promptLength: Int, positions: Int) -> Int? {
+        let room = positions - promptLength
+        return room < maxResponseTokens && room >= 1 ? room : nil
+    }
+
     /// The step boundary as the sampler reads it; setting it sets `stepBoundary` and, for the
     /// newline boundary, `minStepTokens`.
     public var boundary: StepBoundary {

@@ -51,4 +51,12 @@ import Transformer
         #expect(config.treeShape == TreeShape(depth: 1, branching: [6], stepTokens: 40, stepBoundary: .newline, minStepTokens: 3,
                                               lastLevelRunsToEnd: false, maxResponseTokens: 40))
     }
+
+    @Test func theResponseBudgetIsLoweredOnlyWhenTheContextRunsOut() {
+        let shape = TreeShape(maxResponseTokens: 256)
+        #expect(shape.responseTokensFitting(promptLength: 10, positions: 512) == nil)
+        #expect(shape.responseTokensFitting(promptLength: 10, positions: 266) == nil)
+        #expect(shape.responseTokensFitting(promptLength: 10, positions: 265) == 255)
+        #expect(shape.responseTokensFitting(promptLength: 64, positions: 64) == nil)
+    }
 }
