@@ -12,6 +12,7 @@ enum CommandLineFlags {
         case .promptTemplate: "--prompt-template"
         case .chatTemplate: "--chat-template"
         case .benchmarkTokens: "--tokens"
+        case .perQuestionCounts: "eval --json writes them"
         }
     }
 

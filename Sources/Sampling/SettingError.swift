@@ -14,6 +14,8 @@ public enum Setting: String, Sendable, CaseIterable {
     case chatTemplate
     /// The token count of the training benchmark.
     case benchmarkTokens
+    /// Evaluation results saved with their per-question counts (`correct_per_question`).
+    case perQuestionCounts
 }
 
 /// An error that a different value of `setting` would avoid.
