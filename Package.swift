@@ -70,12 +70,15 @@ let package = Package(
             dependencies: ["TreeRPO", "Sampling", "ModelIO", "Transformer", "Tensors", "ModelFiles", "COpenBLAS"],
             swiftSettings: simdSettings
         ),
+        // The command-line program (product and binary `treerpo`); its folder is Sources/CLI so it
+        // does not differ from Sources/TreeRPO only by case.
         .executableTarget(
             name: "treerpo",
             dependencies: [
                 "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "ModelIO", "Sampling", "TreeRPO", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            path: "Sources/CLI"
         ),
         // The readers of every input file as functions of bytes, and the fuzzer driving them
         // (tools/fuzz.sh builds it with libFuzzer and AddressSanitizer).

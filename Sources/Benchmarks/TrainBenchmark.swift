@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 import ModelFiles
 import Tensors
 import Transformer
@@ -78,7 +79,8 @@ public enum TrainBenchmark {
         let c = model.config
         let rowsPerForward = layout == .packed ? batch * tokens : tokens
         guard tokens >= 2, tokens <= c.maxPositions else {
-            throw ModelError("bench train: --tokens must be in 2...\(c.maxPositions) (max_position_embeddings), got \(tokens)")
+            throw BenchmarkError("bench train: the token count must be in 2...\(c.maxPositions) (max_position_embeddings), got \(tokens)",
+                                 setting: .benchmarkTokens)
         }
         let acts = Activations(config: c, capacity: rowsPerForward, keepsLayers: true)
         let gradients = model.parameters.zerosLike()

@@ -27,7 +27,7 @@ public struct MemoryPlan: Sendable, Equatable, CustomStringConvertible {
     /// Throws unless `totalBytes <= limitBytes`, with every number of the plan.
     public func check(limitBytes: Int) throws {
         guard totalBytes <= limitBytes else {
-            throw TreeSamplingError("the requested trees need up to \(Self.format(totalBytes)) (\(totalBytes) bytes), over the memory limit of \(Self.format(limitBytes)) (\(limitBytes) bytes): \(self); lower the number of prompts, the branching, the depth, or the response/step tokens, or raise --max-memory")
+            throw TreeSamplingError("the requested trees need up to \(Self.format(totalBytes)) (\(totalBytes) bytes), over the memory limit of \(Self.format(limitBytes)) (\(limitBytes) bytes): \(self); lower the number of prompts, the branching, the depth, or the response/step tokens, or raise the memory limit", setting: .memoryLimit)
         }
     }
 

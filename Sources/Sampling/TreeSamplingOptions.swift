@@ -1,4 +1,5 @@
-/// Where a step of a tree node ends (docs/method.md "Tree sampling").
+/// Where a step of a tree node ends (docs/method.md "Tree sampling"); `TreeShape` holds it as
+/// `stepBoundary` (its `Kind`) and `minStepTokens`.
 public enum StepBoundary: Sendable, Equatable {
     /// Every step is `stepTokens` tokens (the paper's choice).
     case tokens
@@ -9,41 +10,67 @@ public enum StepBoundary: Sendable, Equatable {
 
 /// The shape of the trees and how their tokens are drawn.
 public struct TreeSamplingOptions: Sendable {
-    /// D: depth of the deepest steps (1 = one level of complete answers, GRPO).
-    public var depth: Int
-    /// N_d: children of each node at depth d - 1, `[depth]` (root first).
-    public var branching: [Int]
-    /// L: tokens per step (with `.newline`, the most a step may hold).
-    public var stepTokens: Int
-    public var stepBoundary: StepBoundary
+    /// Depth, branching, step length and boundary, response budget.
+    public var shape: TreeShape
     /// Ids whose text contains a newline; the caller supplies them (Sampling never sees text).
     public var newlineTokens: Set<Int>
-    /// Depth-D nodes run on to EOS or the budget (true), or are cut after one step with
-    /// finish reason `.depth` (false).
-    public var lastLevelRunsToEnd: Bool
-    /// Most response tokens on any root-to-leaf path (prompt excluded).
-    public var maxResponseTokens: Int
     public var sampler: SamplerChain
     public var seed: UInt64
     /// End-of-sequence ids: a step ends with one (kept) and its node is a leaf.
     public var stopTokens: Set<Int>
 
-    /// A one-element `branching` is used at every level (`[2]` with depth 3 is `[2, 2, 2]`).
-    public init(
-        depth: Int = 3, branching: [Int] = [2], stepTokens: Int = 32, stepBoundary: StepBoundary = .tokens,
-        newlineTokens: Set<Int> = [], lastLevelRunsToEnd: Bool = true, maxResponseTokens: Int = 256,
-        sampler: SamplerChain = SamplerChain(), seed: UInt64 = 0, stopTokens: Set<Int> = []
-    ) {
-        self.depth = depth
-        self.branching = branching.count == 1 && depth > 1 ? Array(repeating: branching[0], count: depth) : branching
-        self.stepTokens = stepTokens
-        self.stepBoundary = stepBoundary
+    public init(shape: TreeShape, newlineTokens: Set<Int> = [], sampler: SamplerChain = SamplerChain(), seed: UInt64 = 0,
+                stopTokens: Set<Int> = []) {
+        self.shape = shape
         self.newlineTokens = newlineTokens
-        self.lastLevelRunsToEnd = lastLevelRunsToEnd
-        self.maxResponseTokens = maxResponseTokens
         self.sampler = sampler
         self.seed = seed
         self.stopTokens = stopTokens
+    }
+
+    /// The shape's fields one by one; the defaults are `TreeShape`'s. A one-element `branching`
+    /// is used at every level (`[2]` with depth 3 is `[2, 2, 2]`).
+    public init(
+        depth: Int = TreeShape.defaultDepth, branching: [Int] = [TreeShape.defaultBranching],
+        stepTokens: Int = TreeShape.defaultStepTokens, stepBoundary: StepBoundary = .tokens,
+        newlineTokens: Set<Int> = [], lastLevelRunsToEnd: Bool = true, maxResponseTokens: Int = TreeShape.defaultMaxResponseTokens,
+        sampler: SamplerChain = SamplerChain(), seed: UInt64 = 0, stopTokens: Set<Int> = []
+    ) {
+        var shape = TreeShape(depth: depth, branching: branching, stepTokens: stepTokens,
+                              lastLevelRunsToEnd: lastLevelRunsToEnd, maxResponseTokens: maxResponseTokens)
+        shape.boundary = stepBoundary
+        self.init(shape: shape, newlineTokens: newlineTokens, sampler: sampler, seed: seed, stopTokens: stopTokens)
+    }
+
+    /// D: depth of the deepest steps (1 = one level of complete answers, GRPO).
+    public var depth: Int {
+        get { shape.depth }
+        set { shape.depth = newValue }
+    }
+    /// N_d: children of each node at depth d - 1, `[depth]` (root first).
+    public var branching: [Int] {
+        get { shape.branching }
+        set { shape.branching = newValue }
+    }
+    /// L: tokens per step (with `.newline`, the most a step may hold).
+    public var stepTokens: Int {
+        get { shape.stepTokens }
+        set { shape.stepTokens = newValue }
+    }
+    public var stepBoundary: StepBoundary {
+        get { shape.boundary }
+        set { shape.boundary = newValue }
+    }
+    /// Depth-D nodes run on to EOS or the budget (true), or are cut after one step with
+    /// finish reason `.depth` (false).
+    public var lastLevelRunsToEnd: Bool {
+        get { shape.lastLevelRunsToEnd }
+        set { shape.lastLevelRunsToEnd = newValue }
+    }
+    /// Most response tokens on any root-to-leaf path (prompt excluded).
+    public var maxResponseTokens: Int {
+        get { shape.maxResponseTokens }
+        set { shape.maxResponseTokens = newValue }
     }
 
     /// Refuses options the sampler cannot honour, naming the field.
@@ -65,15 +92,14 @@ public struct TreeSamplingOptions: Sendable {
 
     /// Fewest tokens of a step that ends by its boundary (not by EOS or the budget).
     var shortestFullStep: Int {
-        if case .newline(let m) = stepBoundary { return m }
-        return stepTokens
+        shape.stepBoundary == .newline ? shape.minStepTokens : shape.stepTokens
     }
 
     /// True when a step of `count` tokens ending in `token` is complete.
     @inline(__always)
     func stepEnds(count: Int, token: Int) -> Bool {
-        if count >= stepTokens { return true }
-        if case .newline(let m) = stepBoundary { return count >= m && newlineTokens.contains(token) }
+        if count >= shape.stepTokens { return true }
+        if shape.stepBoundary == .newline { return count >= shape.minStepTokens && newlineTokens.contains(token) }
         return false
     }
 
@@ -86,8 +112,13 @@ public struct TreeSamplingOptions: Sendable {
 }
 
 /// A sampling request that cannot be served, saying what was asked and what is available.
-public struct TreeSamplingError: Error, CustomStringConvertible, Equatable {
+public struct TreeSamplingError: SettingError, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The setting that would avoid it (the command line adds its flag).
+    public let setting: Setting?
+    public init(_ message: String, setting: Setting? = nil) {
+        self.message = message
+        self.setting = setting
+    }
     public var description: String { "tree sampler: \(message)" }
 }

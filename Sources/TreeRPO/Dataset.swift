@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 import ModelFiles
 
 /// One training or evaluation question.
@@ -18,17 +19,20 @@ public struct Problem: Codable, Equatable, Sendable {
 }
 
 /// A problem with a data file: names the file, the line (1-based) and field when known.
-public struct DatasetError: Error, CustomStringConvertible, Equatable {
+public struct DatasetError: SettingError, CustomStringConvertible, Equatable {
     public var file: String
     public var line: Int?
     public var field: String?
     public var message: String
+    /// The setting that would avoid it (the command line adds its flag).
+    public var setting: Setting?
 
-    public init(file: String, line: Int?, field: String?, message: String) {
+    public init(file: String, line: Int?, field: String?, message: String, setting: Setting? = nil) {
         self.file = file
         self.line = line
         self.field = field
         self.message = message
+        self.setting = setting
     }
 
     public var description: String {

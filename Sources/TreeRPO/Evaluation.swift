@@ -153,8 +153,13 @@ public enum Evaluation {
     }
 }
 
-public struct EvaluationError: Error, CustomStringConvertible, Equatable {
+public struct EvaluationError: SettingError, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The setting that would avoid it (the command line adds its flag).
+    public let setting: Setting?
+    public init(_ message: String, setting: Setting? = nil) {
+        self.message = message
+        self.setting = setting
+    }
     public var description: String { "eval: \(message)" }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 
 /// Before/after of two evaluations on the same questions: the change of Pass@1 with its
 /// uncertainty. The standard error is the paired one over questions (the spread of each
@@ -17,7 +18,7 @@ public struct EvaluationComparison: Codable, Equatable, Sendable {
 
     public init(before: EvaluationResult, after: EvaluationResult) throws {
         guard let b = before.correctPerQuestion, let a = after.correctPerQuestion else {
-            throw EvaluationError("comparison needs both evaluations' per-question counts (eval --json writes them)")
+            throw EvaluationError("comparison needs both evaluations' per-question counts (correct_per_question)", setting: .perQuestionCounts)
         }
         guard a.count == b.count, a.count >= 2 else {
             throw EvaluationError("comparison needs the same questions (at least 2) in both evaluations, found \(b.count) and \(a.count)")

@@ -1,5 +1,6 @@
 import ChatTemplates
 import Foundation
+import Sampling
 import Tokenization
 
 /// Turns a question into the prompt text the model sees. The template holds `{question}` once
@@ -15,10 +16,11 @@ public struct PromptTemplate: Equatable, Sendable, Codable {
     public private(set) var chat: ChatPromptSpec? = nil
 
     /// `source` names where the template came from (a file, a flag) for the error message.
-    public init(_ text: String, source: String = "prompt template") throws {
+    public init(_ text: String, source: String = "prompt template", setting: Setting? = nil) throws {
         guard text.contains(Self.placeholder) else {
             throw DatasetError(file: source, line: nil, field: nil,
-                               message: "expected the placeholder \(Self.placeholder), found none in \(text.prefix(80).debugDescription)")
+                               message: "expected the placeholder \(Self.placeholder), found none in \(text.prefix(80).debugDescription)",
+                               setting: setting)
         }
         self.text = text
     }
@@ -57,10 +59,10 @@ public struct PromptTemplate: Equatable, Sendable, Codable {
     /// `--prompt-template` is given.
     public static func resolve(promptTemplate: String?, chatTemplate: String?, base: URL) throws -> PromptTemplate? {
         if promptTemplate != nil, let chat = chatTemplate, chat != "none" {
-            throw DatasetError(file: "--chat-template", line: nil, field: nil,
-                               message: "--prompt-template and --chat-template \(chat) exclude each other")
+            throw DatasetError(file: "chat template", line: nil, field: nil,
+                               message: "a prompt template and chat template \(chat) exclude each other (give one)", setting: .chatTemplate)
         }
-        let text = try promptTemplate.map { try PromptTemplate($0, source: "--prompt-template") }
+        let text = try promptTemplate.map { try PromptTemplate($0, setting: .promptTemplate) }
         if let spec = try ChatPromptSpec.resolve(promptTemplate == nil ? chatTemplate : "none", base: base) {
             return try PromptTemplate.chat(spec)
         }
@@ -134,7 +136,8 @@ public struct ChatPromptSpec: Equatable, Sendable, Codable {
         case "auto"?:
             guard let spec = try fromTokenizerConfig(config) else {
                 throw DatasetError(file: config.path, line: nil, field: "chat_template",
-                                   message: "--chat-template auto: the workspace's model has no chat template; pass --chat-template none or FILE")
+                                   message: "chat template auto: the workspace's model has no chat template; choose none or a Jinja file",
+                                   setting: .chatTemplate)
             }
             return spec
         case let path?:

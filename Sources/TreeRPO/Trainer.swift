@@ -66,7 +66,7 @@ public final class Trainer {
             }
             checkpoint = workspace.checkpoints(run: runName).last
         } else if fm.fileExists(atPath: runFolder.path) {
-            throw TrainingError("run '\(runName)' already exists in \(workspace.runs.path); pass --resume to continue it or --run NAME for a new one")
+            throw TrainingError("run '\(runName)' already exists in \(workspace.runs.path); resume it to continue, or choose another run name for a new one", setting: .runName)
         }
         let problems = config.validationErrors()
         guard problems.isEmpty else { throw TrainingError("invalid settings: " + problems.joined(separator: "; ")) }
@@ -267,12 +267,8 @@ public final class Trainer {
     }
 
     public func samplingOptions(seed: UInt64) -> TreeSamplingOptions {
-        let shape = config.treeShape
-        return TreeSamplingOptions(
-            depth: shape.depth, branching: shape.branching, stepTokens: shape.stepTokens,
-            stepBoundary: config.stepBoundary == .tokens ? .tokens : .newline(minTokens: config.minStepTokens),
-            newlineTokens: newlineTokens, lastLevelRunsToEnd: config.lastLevelRunsToEnd,
-            maxResponseTokens: config.maxResponseTokens,
+        TreeSamplingOptions(
+            shape: config.treeShape, newlineTokens: newlineTokens,
             sampler: SamplerChain(temperature: config.temperature, topK: config.topK, topP: config.topP),
             seed: seed, stopTokens: loaded.stopTokens)
     }

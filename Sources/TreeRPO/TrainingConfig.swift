@@ -1,5 +1,6 @@
 import Foundation
 import ModelIO
+import Sampling
 import Transformer
 
 /// Everything that decides what a fine-tuning run computes. Saved as `runs/NAME/config.json`;
@@ -57,23 +58,39 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         }
     }
 
-    public enum StepBoundaryMode: String, Codable, CaseIterable, Sendable {
-        case tokens, newline
-    }
-
     public var algorithm: Algorithm = .treerpo
 
-    // Tree shape (docs/method.md "Tree sampling").
-    public var depth = 3
+    // Tree shape (docs/method.md "Tree sampling"): the fields of Sampling's `TreeShape`, with its
+    // defaults, read and written as one through `tree`. They are stored one by one, under the
+    // names `TreeShape` is coded with, so config.json (and the digest every checkpoint holds)
+    // keeps the bytes it had: a run saved before resumes.
+    public var depth = TreeShape().depth
     /// Children per level, `depth` entries.
-    public var branching = [2, 2, 2]
-    public var stepTokens = 16
-    public var stepBoundary: StepBoundaryMode = .tokens
+    public var branching = TreeShape().branching
+    public var stepTokens = TreeShape().stepTokens
+    public var stepBoundary = TreeShape().stepBoundary
     /// With the newline boundary: a step ends at the first newline after at least this many tokens.
-    public var minStepTokens = 4
+    public var minStepTokens = TreeShape().minStepTokens
     /// Depth-`depth` nodes run on to EOS or the budget (leaves are finished answers).
-    public var lastLevelRunsToEnd = true
-    public var maxResponseTokens = 256
+    public var lastLevelRunsToEnd = TreeShape().lastLevelRunsToEnd
+    public var maxResponseTokens = TreeShape().maxResponseTokens
+
+    /// The tree shape as configured (for `.grpo`, `treeShape` is what is sampled).
+    public var tree: TreeShape {
+        get {
+            TreeShape(depth: depth, branching: branching, stepTokens: stepTokens, stepBoundary: stepBoundary,
+                      minStepTokens: minStepTokens, lastLevelRunsToEnd: lastLevelRunsToEnd, maxResponseTokens: maxResponseTokens)
+        }
+        set {
+            depth = newValue.depth
+            branching = newValue.branching
+            stepTokens = newValue.stepTokens
+            stepBoundary = newValue.stepBoundary
+            minStepTokens = newValue.minStepTokens
+            lastLevelRunsToEnd = newValue.lastLevelRunsToEnd
+            maxResponseTokens = newValue.maxResponseTokens
+        }
+    }
     /// GRPO's group size G.
     public var groupSize = 8
     public var temperature: Float = 1
@@ -150,11 +167,14 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public init() {}
 
     /// The tree actually sampled: GRPO is depth 1 with G children and one step to the end.
-    public var treeShape: (depth: Int, branching: [Int], stepTokens: Int) {
-        switch algorithm {
-        case .treerpo: return (depth, branching, stepTokens)
-        case .grpo: return (1, [groupSize], maxResponseTokens)
+    public var treeShape: TreeShape {
+        var shape = tree
+        if algorithm == .grpo {
+            shape.depth = 1
+            shape.branching = [groupSize]
+            shape.stepTokens = maxResponseTokens
         }
+        return shape
     }
 
     /// Leaves per tree at most (the product of the branching factors).
@@ -211,7 +231,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
             e.append("eval-every must be >= 0, eval-questions and eval-samples >= 1")
         }
         if promptTemplate != nil, let chat = chatTemplate, chat != "none" {
-            e.append("--prompt-template and --chat-template \(chat) exclude each other")
+            e.append("promptTemplate and chatTemplate \(chat) exclude each other (give one)")
         }
         if let template = promptTemplate, !template.contains(PromptTemplate.placeholder) {
             e.append("prompt template must contain \(PromptTemplate.placeholder)")

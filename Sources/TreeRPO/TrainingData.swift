@@ -1,4 +1,5 @@
 import Foundation
+import Sampling
 
 /// The questions of a run: a training list and a held-out list the trainer never samples from,
 /// and the order in which training visits them.
@@ -31,7 +32,7 @@ public struct TrainingData: Sendable {
             .filter { !pretraining.contains($0.question) }
             .map { Problem(question: $0.question, solution: $0.solution) }
         guard !train.isEmpty else {
-            throw TrainingError("every question of data seed \(dataSeed) is in the bundled model's pretraining corpus (seed \(DataSeeds.pretraining)); choose another --data-seed")
+            throw TrainingError("every question of data seed \(dataSeed) is in the bundled model's pretraining corpus (seed \(DataSeeds.pretraining)); choose another data seed", setting: .dataSeed)
         }
         let seen = pretraining.union(train.map(\.question))
         var heldOut: [Problem] = []

@@ -99,8 +99,13 @@ final class PolicyUpdater {
 }
 
 /// Training stopped on purpose: names the step and what went wrong.
-public struct TrainingError: Error, CustomStringConvertible, Equatable {
+public struct TrainingError: SettingError, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The setting that would avoid it (the command line adds its flag).
+    public let setting: Setting?
+    public init(_ message: String, setting: Setting? = nil) {
+        self.message = message
+        self.setting = setting
+    }
     public var description: String { "finetune: \(message)" }
 }

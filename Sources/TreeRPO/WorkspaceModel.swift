@@ -1,10 +1,12 @@
 import Foundation
+import Sampling
 import Tokenization
 import ModelIO
 import Transformer
 
 /// The imported model of a workspace with its tokenizer, optionally with a checkpoint's
-/// weights: what `finetune`, `eval` and `sample` start from.
+/// weights: what `finetune`, `eval`, `sample` and `generate` start from (one loader, so every
+/// command finds the same model, tokenizer and end-of-sequence ids, and fails the same way).
 public struct WorkspaceModel {
     public let config: ModelConfig
     public let parameters: Parameters
@@ -16,9 +18,12 @@ public struct WorkspaceModel {
     public let weightsSource: String
 
     /// Loads `base/` of `workspace`, with the weights of `checkpoint` when given.
-    public static func load(_ workspace: Workspace, checkpoint: CheckpointRef? = nil) throws -> WorkspaceModel {
+    /// `requireStopTokens`: refuse a model whose config names no `eos_token_id` (training and
+    /// evaluation must know where an answer ends; generation can run to its token budget).
+    public static func load(_ workspace: Workspace, checkpoint: CheckpointRef? = nil,
+                            requireStopTokens: Bool = true) throws -> WorkspaceModel {
         guard workspace.hasBase else {
-            throw WorkspaceModelError("no imported model in \(workspace.base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
+            throw WorkspaceModelError("no imported model in \(workspace.base.path) (config.json missing); run `treerpo import MODEL` first, or choose another workspace", setting: .workspace)
         }
         guard FileManager.default.fileExists(atPath: workspace.baseTokenizer.path) else {
             throw WorkspaceModelError("\(workspace.baseTokenizer.path) is missing; import the model with its tokenizer.json")
@@ -27,7 +32,7 @@ public struct WorkspaceModel {
         let (config, baseParameters) = try CheckpointLoading.loadFolder(workspace.base)
         let parameters = try checkpoint?.loadParameters(config: config) ?? baseParameters
         let model = try TransformerModel(config: config, parameters: parameters)
-        guard !config.eosTokenIds.isEmpty else {
+        guard !requireStopTokens || !config.eosTokenIds.isEmpty else {
             throw WorkspaceModelError("\(workspace.baseConfig.path): expected eos_token_id (training needs to know where an answer ends), found none")
         }
         return WorkspaceModel(config: config, parameters: parameters, model: model, tokenizer: tokenizer,
@@ -44,8 +49,13 @@ public struct WorkspaceModel {
     }
 }
 
-public struct WorkspaceModelError: Error, CustomStringConvertible, Equatable {
+public struct WorkspaceModelError: SettingError, CustomStringConvertible, Equatable {
     public let message: String
-    public init(_ message: String) { self.message = message }
+    /// The setting that would avoid it (the command line adds its flag).
+    public let setting: Setting?
+    public init(_ message: String, setting: Setting? = nil) {
+        self.message = message
+        self.setting = setting
+    }
     public var description: String { message }
 }

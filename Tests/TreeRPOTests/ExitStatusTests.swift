@@ -143,3 +143,51 @@ import Testing
         try data.write(to: file)
     }
 }
+
+/// `sample` and `generate` load the workspace through `WorkspaceModel.load`, as `finetune` and
+/// `eval` do: the same messages, each with the flag the command line adds to the setting.
+@Suite struct SharedLoaderTests {
+    @Test func sampleAndGenerateRefuseAWorkspaceWithoutATokenizerInTheLoadersWords() throws {
+        let root = try BundledModel.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ws = try BundledModel.workspace(in: root)
+        try FileManager.default.removeItem(at: ws.baseTokenizer)
+        for command in [["generate", "--prompt", "x"], ["sample", "--prompt", "x", "--depth", "1"], ["eval", "--base", "--data", "arithmetic", "--questions", "1"]] {
+            let o = try ExitStatusTests.run(command + ["--workspace", ws.root.path, "--threads", "1"])
+            // WorkspaceModel's message (sample and generate used to say "re-run `treerpo import`").
+            ExitStatusTests.expectPlain(o, status: 1, mentions: [ws.baseTokenizer.path, "is missing; import the model with its tokenizer.json"])
+        }
+    }
+
+    @Test func aMissingModelNamesTheWorkspaceFlag() throws {
+        let root = try BundledModel.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        for command in [["generate", "--prompt", "x"], ["sample", "--prompt", "x"]] {
+            let o = try ExitStatusTests.run(command + ["--workspace", root.path])
+            ExitStatusTests.expectPlain(o, status: 1, mentions: ["no imported model", "treerpo import", "choose another workspace (--workspace)"])
+        }
+    }
+
+    /// The memory refusal: the sampler's message names the memory limit, the command line adds
+    /// --max-memory.
+    @Test func theMemoryRefusalNamesTheFlagOnTheCommandLine() throws {
+        let root = try BundledModel.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ws = try BundledModel.workspace(in: root)
+        let o = try ExitStatusTests.run(["sample", "--workspace", ws.root.path, "--prompt", "x", "--depth", "1",
+                                         "--max-memory", "1KB", "--threads", "1"])
+        ExitStatusTests.expectPlain(o, status: 2, mentions: ["over the memory limit", "or raise the memory limit (--max-memory)"])
+    }
+}
+
+/// `--help` on the root and on every command prints the help on stdout and exits 0 (it once
+/// printed "Error: CommandError(...)": the root's run throws ArgumentParser's help request).
+@Suite struct HelpTests {
+    @Test(arguments: [[], ["import"], ["generate"], ["sample"], ["finetune"], ["eval"], ["compare"], ["export"], ["report"], ["bench"], ["bench", "train"]])
+    func helpPrintsUsageAndExitsZero(command: [String]) throws {
+        let o = try SampleCommandTests.run(command + ["--help"])
+        #expect(o.status == 0, "\(command) --help exited \(o.status): \(o.stderr)")
+        #expect(o.stdout.contains("USAGE: treerpo"), "\(command) --help printed: \(o.stdout.prefix(300)) \(o.stderr.prefix(300))")
+        #expect(!o.stderr.contains("Error"), "\(o.stderr)")
+    }
+}

@@ -5,6 +5,7 @@ import Tensors
 import Tokenization
 import ModelIO
 import Transformer
+import TreeRPO
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,7 +13,7 @@ struct Generate: ParsableCommand {
     )
 
     @Option(help: "Workspace holding the imported model in base/.")
-    var workspace = "treerpo-workspace"
+    var workspace = Workspace.defaultFolderName
 
     @Option(help: "Prompt text.")
     var prompt: String
@@ -54,21 +55,13 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         runtime.apply()
-        let base = URL(fileURLWithPath: workspace).appendingPathComponent("base")
-        guard FileManager.default.fileExists(atPath: base.appendingPathComponent("config.json").path) else {
-            throw InputError("no imported model in \(base.path) (config.json missing); run `treerpo import MODEL` first, or pass --workspace")
-        }
-        let tokenizerURL = base.appendingPathComponent("tokenizer.json")
-        guard FileManager.default.fileExists(atPath: tokenizerURL.path) else {
-            throw InputError("\(tokenizerURL.path) is missing; re-run `treerpo import` to write the tokenizer")
-        }
-        let tokenizer = try Tokenizer(contentsOf: tokenizerURL)
-        let model = try TransformerModel(folder: base)
+        let loaded = try WorkspaceModel.load(Workspace(root: URL(fileURLWithPath: workspace)), requireStopTokens: false)
+        let (tokenizer, model) = (loaded.tokenizer, loaded.model)
         let promptIds = tokenizer.encode(prompt, addSpecialTokens: true)
         let options = GenerationOptions(
             maxNewTokens: maxTokens,
             sampler: SamplerChain(temperature: temperature, topK: topK, topP: topP, greedy: greedy),
-            seed: seed, stopTokens: Set(model.config.eosTokenIds))
+            seed: seed, stopTokens: loaded.stopTokens)
 
         // Streaming text: decode everything generated so far and print what is new, holding
         // back while the text ends inside a multi-byte character (U+FFFD).

@@ -29,12 +29,20 @@ enum ExitStatus {
         }
     }
 
-    /// The error in plain words: the library's own errors already name the file, field and value;
-    /// Foundation's and the decoders' are described by `PlainErrorText`.
+    /// The error in plain words: the library's own errors already name the file, field and value,
+    /// and the setting, whose flag is added here (`CommandLineFlags`); Foundation's and the
+    /// decoders' are described by `PlainErrorText`.
     static func message(for error: Error) -> String {
         if let e = error as? POSIXError { return String(cString: strerror(e.code.rawValue)) }
         if error is CocoaError || error is DecodingError { return PlainErrorText.describe(error) }
-        return "\(error)"
+        return CommandLineFlags.message("\(error)", for: error)
+    }
+
+    /// An error ArgumentParser threw itself while the command ran: a command with subcommands
+    /// asked for help (`treerpo --help` parses to the root command, whose run throws the help
+    /// request). Its own type is internal, so it is known by its module.
+    static func isParserError(_ error: Error) -> Bool {
+        String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
     }
 
     /// Runs a parsed command; on failure prints `Error: message` on stderr and exits with the
@@ -45,7 +53,7 @@ enum ExitStatus {
             exit(0)
         } catch let error as ValidationError {
             Treerpo.exit(withError: error)
-        } catch let error where error is CleanExit || error is ExitCode {
+        } catch let error where error is CleanExit || error is ExitCode || isParserError(error) {
             Treerpo.exit(withError: error)
         } catch {
             FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))

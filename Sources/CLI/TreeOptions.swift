@@ -1,47 +1,42 @@
 import ArgumentParser
 import Foundation
 import Sampling
-import Tokenization
 
-/// How a tree is shaped and sampled: shared by `sample` and `finetune` (`@OptionGroup`).
-/// The seed is not here: each command owns its `--seed`.
+/// How a tree is shaped and sampled: shared by `sample`, `finetune` and `bench sample`
+/// (`@OptionGroup`). The shape's options read into Sampling's `TreeShape`, whose defaults they
+/// show. The seed is not here: each command owns its `--seed`.
 struct TreeOptions: ParsableArguments {
-    enum Boundary: String, ExpressibleByArgument, CaseIterable {
-        case tokens, newline
-    }
-
     @Option(help: "Tree depth D: levels of steps below the prompt (1 = complete answers, as GRPO).")
-    var depth = 3
+    var depth = TreeShape.defaultDepth
 
     @Option(help: "Children per node: one number for every level (2) or one per level (4,2,2).")
-    var branching = "2"
+    var branching = "\(TreeShape.defaultBranching)"
 
     @Option(name: .customLong("step-tokens"), help: "Step length L in tokens (with --step-boundary newline: the longest step).")
-    var stepTokens = 16
+    var stepTokens = TreeShape.defaultStepTokens
 
     @Option(name: .customLong("step-boundary"), help: "Where a step ends: tokens (every L tokens) or newline (first newline after --min-step-tokens).")
-    var stepBoundary: Boundary = .tokens
+    var stepBoundary: StepBoundary.Kind = .tokens
 
     @Option(name: .customLong("min-step-tokens"), help: "With --step-boundary newline: fewest tokens before a newline may end a step.")
-    var minStepTokens = 4
+    var minStepTokens = TreeShape.defaultMinStepTokens
 
     @Flag(name: .customLong("last-level-runs-to-end"), inversion: .prefixedNo,
           help: "Depth-D steps run on to EOS or the budget (else they are cut after one step).")
     var lastLevelRunsToEnd = true
 
     @Option(name: .customLong("max-response-tokens"),
-            help: "Most response tokens on any root-to-leaf path (default \(TreeOptions.defaultMaxResponseTokens), lowered by sample to what fits the model's context).")
+            help: "Most response tokens on any root-to-leaf path (default \(TreeShape.defaultMaxResponseTokens), lowered by sample to what fits the model's context).")
     var maxResponseTokensOption: Int?
 
-    static let defaultMaxResponseTokens = 256
-    var maxResponseTokens: Int { maxResponseTokensOption ?? Self.defaultMaxResponseTokens }
+    var maxResponseTokens: Int { maxResponseTokensOption ?? TreeShape.defaultMaxResponseTokens }
 
     /// The response budget for a prompt of `promptLength` tokens in a model of `positions`: a
     /// budget given on the command line stands (the sampler refuses one that cannot fit, with the
     /// numbers); the default is lowered to fit, with a note saying so.
-    func responseBudget(promptLength: Int, positions: Int) -> (tokens: Int, note: String?) {
-        let room = positions - promptLength
-        guard maxResponseTokensOption == nil, room < maxResponseTokens, room >= 1 else { return (maxResponseTokens, nil) }
+    func responseBudget(promptLength: Int, positions: Int) throws -> (tokens: Int, note: String?) {
+        guard maxResponseTokensOption == nil,
+              let room = try shape().responseTokensFitting(promptLength: promptLength, positions: positions) else { return (maxResponseTokens, nil) }
         return (room, "note: --max-response-tokens lowered from its default \(maxResponseTokens) to \(room): the prompt takes \(promptLength) of the model's \(positions) positions")
     }
 
@@ -98,18 +93,20 @@ struct TreeOptions: ParsableArguments {
         return Int(value * scale)
     }
 
-    /// The sampler's options; `newlineTokens` and `stopTokens` come from the tokenizer and the
-    /// model config (the sampler sees ids only).
-    func samplingOptions(seed: UInt64, newlineTokens: Set<Int>, stopTokens: Set<Int>, maxResponseTokens budget: Int? = nil) throws -> TreeSamplingOptions {
-        TreeSamplingOptions(
-            depth: depth, branching: try branchingPerLevel(), stepTokens: stepTokens,
-            stepBoundary: stepBoundary == .tokens ? .tokens : .newline(minTokens: minStepTokens),
-            newlineTokens: newlineTokens, lastLevelRunsToEnd: lastLevelRunsToEnd, maxResponseTokens: budget ?? maxResponseTokens,
-            sampler: SamplerChain(temperature: temperature, topK: topK, topP: topP), seed: seed, stopTokens: stopTokens)
+    /// The tree shape given, with `maxResponseTokens` replaced by `budget` when given.
+    func shape(maxResponseTokens budget: Int? = nil) throws -> TreeShape {
+        TreeShape(depth: depth, branching: try branchingPerLevel(), stepTokens: stepTokens, stepBoundary: stepBoundary,
+                  minStepTokens: minStepTokens, lastLevelRunsToEnd: lastLevelRunsToEnd,
+                  maxResponseTokens: budget ?? maxResponseTokens)
     }
 
-    /// Ids whose decoded text contains a newline, below `vocab` (the model's vocabulary).
-    static func newlineTokenIds(_ tokenizer: Tokenizer, vocab: Int) -> Set<Int> {
-        Set((0..<vocab).filter { tokenizer.decode([$0]).contains("\n") })
+    /// The sampler's options; `newlineTokens` and `stopTokens` come from the workspace's
+    /// tokenizer and model config (the sampler sees ids only).
+    func samplingOptions(seed: UInt64, newlineTokens: Set<Int>, stopTokens: Set<Int>, maxResponseTokens budget: Int? = nil) throws -> TreeSamplingOptions {
+        TreeSamplingOptions(
+            shape: try shape(maxResponseTokens: budget), newlineTokens: newlineTokens,
+            sampler: SamplerChain(temperature: temperature, topK: topK, topP: topP), seed: seed, stopTokens: stopTokens)
     }
 }
+
+extension StepBoundary.Kind: ExpressibleByArgument {}

@@ -106,6 +106,9 @@ struct Finetune: ParsableCommand {
         if preset != nil && (algorithm != nil || tau != nil || noPrune) {
             throw ValidationError("--preset sets --algorithm, --tau and pruning; give the preset or those options, not both")
         }
+        if promptTemplate != nil, let chat = chatTemplate, chat != "none" {
+            throw ValidationError("--prompt-template and --chat-template \(chat) exclude each other")
+        }
         guard tree.temperature > 0 else { throw ValidationError("--temperature must be > 0 for training, got \(tree.temperature)") }
     }
 
@@ -113,13 +116,7 @@ struct Finetune: ParsableCommand {
         var c = TrainingConfig()
         c.algorithm = algorithm ?? .treerpo
         c.groupSize = groupSize
-        c.depth = tree.depth
-        c.branching = try tree.branchingPerLevel()
-        c.stepTokens = tree.stepTokens
-        c.stepBoundary = tree.stepBoundary == .tokens ? .tokens : .newline
-        c.minStepTokens = tree.minStepTokens
-        c.lastLevelRunsToEnd = tree.lastLevelRunsToEnd
-        c.maxResponseTokens = tree.maxResponseTokens
+        c.tree = try tree.shape()
         c.temperature = tree.temperature
         c.topP = tree.topP
         c.topK = tree.topK
