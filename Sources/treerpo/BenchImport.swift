@@ -5,28 +5,35 @@ import Transformer
 import Glibc
 #endif
 
-/// `treerpo bench import`: our ONNX import into fp32 next to Python's `onnx.load` + conversion of
-/// every initializer to numpy float32 (tools/bench_import.py --child), each in a fresh child
-/// process so that peak memory (`wait4` max RSS) is that run's alone; runs alternate, medians
-/// are reported.
+/// `treerpo bench import`: our import into fp32 next to the Python way to the same weights, each
+/// in a fresh child process so that peak memory (`wait4` max RSS) is that run's alone; runs
+/// alternate, medians are reported. The peer: for an ONNX model `onnx.load` + conversion of every
+/// initializer to numpy float32 (tools/bench_import.py --child), for a GGUF transformers'
+/// `from_pretrained(gguf_file=)` in float32 (tools/bench_import_gguf.py --child); the table
+/// names the one that ran.
 struct BenchImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "ONNX import wall time and peak memory next to onnx.load + numpy float32 conversion in Python.",
-        discussion: "Make a model with: .venv-tools/bin/python tools/make_import_bench_model.py"
+        abstract: "Import wall time and peak memory next to Python: onnx.load + numpy float32 for ONNX, transformers from_pretrained(gguf_file=) for GGUF.",
+        discussion: "Make an ONNX model with: .venv-tools/bin/python tools/make_import_bench_model.py"
     )
 
-    @Option(help: "The .onnx model to import.")
+    @Option(help: "The .onnx or .gguf model to import.")
     var model: String
 
     @Option(help: "Alternating rounds (medians are reported).")
     var rounds = 3
 
-    @Option(help: "Python with onnx and numpy for the peer measurement.")
+    @Option(help: "Python with onnx and numpy (ONNX) or torch and transformers (GGUF) for the peer measurement.")
     var python = ".venv-tools/bin/python"
 
-    @Option(help: "tools/bench_import.py (the peer).")
-    var script = "tools/bench_import.py"
+    @Option(help: "The peer script. Default: tools/bench_import_gguf.py for a .gguf model, else tools/bench_import.py.")
+    var script: String?
+
+    var isGGUF: Bool { model.lowercased().hasSuffix(".gguf") }
+
+    /// The peer's row label in the table.
+    var peerLabel: String { isGGUF ? "transformers from_pretrained(gguf_file=)" : "python onnx.load + numpy float32" }
 
     /// Internal: run one in-memory import (no workspace written) and exit.
     @Flag(help: .hidden)
@@ -51,7 +58,7 @@ struct BenchImport: ParsableCommand {
         let variants: [(String, [String])] = [
             ("treerpo import (fp32 safetensors written)", [exe, "import", model, "--workspace", scratch.appendingPathComponent("ws").path, "--replace"]),
             ("treerpo import, in memory only", [exe, "bench", "import", "--model", model, "--child-load-only"]),
-            ("python onnx.load + numpy float32", [python, script, "--child", model]),
+            (peerLabel, [python, script ?? (isGGUF ? "tools/bench_import_gguf.py" : "tools/bench_import.py"), "--child", model]),
         ]
         var times = [[Double]](repeating: [], count: variants.count)
         var peaks = [[Double]](repeating: [], count: variants.count)
