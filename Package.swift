@@ -98,7 +98,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TransformerTests",
-            dependencies: ["Transformer", "Sampling", "Tokenization", "TestSupport"]
+            dependencies: ["Transformer", "Sampling", "Tokenization", "TreeRPO", "TestSupport"]
         ),
         .testTarget(
             name: "SamplingTests",
