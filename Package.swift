@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TransformerTests",
-            dependencies: ["Transformer", "ModelIO", "Sampling", "Tokenization", "TestSupport"]
+            dependencies: ["Transformer", "ModelIO", "Sampling", "Tokenization", "TreeRPO", "Benchmarks", "TestSupport"]
         ),
         .testTarget(
             name: "SamplingTests",

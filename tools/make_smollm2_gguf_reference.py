@@ -9,7 +9,8 @@ SmolLM2-135M-Instruct Q4_1 GGUF (fetched by tools/fetch_smollm2_gguf.sh; not com
   of that transformers tokenizer as it is, which ignores "smollm" and splits like plain GPT-2
   (recorded to show where the two differ: only around numbers);
 * chat: three prompts rendered by transformers' apply_chat_template (the GGUF's template, with
-  the generation prompt), their ids, and 32 greedy ids of AutoModelForCausalLM loaded from the
+  the generation prompt), their ids (the `tokenizers` split above, and template_ids: what
+  apply_chat_template(tokenize=True) itself gives), and 32 greedy ids of AutoModelForCausalLM loaded from the
   GGUF (float32; argmax of a full forward per step, no stop at EOS).
 
 Usage: .venv-tools/bin/python tools/make_smollm2_gguf_reference.py [PATH.gguf]
@@ -70,12 +71,15 @@ def main():
     for prompt in PROMPTS:
         rendered = hf.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True)
         ids = smollm(rendered, add_special_tokens=False)["input_ids"]
+        template_ids = hf.apply_chat_template([{"role": "user", "content": prompt}], tokenize=True, add_generation_prompt=True)
+        if not isinstance(template_ids, list):  # a BatchEncoding in newer transformers
+            template_ids = template_ids["input_ids"]
         sequence = list(ids)
         with torch.no_grad():
             for _ in range(32):
                 sequence.append(int(model(torch.tensor([sequence])).logits[0, -1].argmax()))
         greedy = sequence[len(ids):]
-        chats.append(dict(prompt=prompt, rendered=rendered, ids=ids, greedy=greedy, greedy_text=hf.decode(greedy)))
+        chats.append(dict(prompt=prompt, rendered=rendered, ids=ids, template_ids=list(template_ids), greedy=greedy, greedy_text=hf.decode(greedy)))
         print(repr(prompt), "->", repr(hf.decode(greedy)))
     reference = dict(gguf=dict(file=name, sha256=sha, bytes=path.stat().st_size),
                      versions=dict(transformers=transformers.__version__, torch=torch.__version__),

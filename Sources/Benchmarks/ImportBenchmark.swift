@@ -45,22 +45,30 @@ public struct ImportBenchmark {
         static func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
     }
 
-    /// The `.onnx` model.
+    /// The `.onnx` or `.gguf` model.
     public var model: String
     public var rounds: Int
-    /// Python with onnx and numpy, and tools/bench_import.py.
+    /// Python with the peer's libraries, and the peer script (`defaultScript` when nil).
     public var python: String
-    public var script: String
+    public var script: String?
     /// This program (it runs `import` and the in-memory child of `bench import`).
     public var executable: String
 
-    public init(model: String, rounds: Int, python: String, script: String, executable: String) {
+    public init(model: String, rounds: Int, python: String, script: String?, executable: String) {
         self.model = model
         self.rounds = rounds
         self.python = python
         self.script = script
         self.executable = executable
     }
+
+    public var isGGUF: Bool { model.lowercased().hasSuffix(".gguf") }
+
+    /// The peer: for ONNX, `onnx.load` + every initializer to numpy float32
+    /// (tools/bench_import.py); for GGUF, transformers' `from_pretrained(gguf_file=)` in float32
+    /// (tools/bench_import_gguf.py). The table names the one that ran.
+    public var peerLabel: String { isGGUF ? "transformers from_pretrained(gguf_file=)" : "python onnx.load + numpy float32" }
+    public var defaultScript: String { isGGUF ? "tools/bench_import_gguf.py" : "tools/bench_import.py" }
 
     /// The running program's path (`/proc/self/exe`).
     public static func currentExecutable() throws -> String {
@@ -80,7 +88,7 @@ public struct ImportBenchmark {
                     argv: [executable, "import", model, "--workspace", scratch.appendingPathComponent("ws").path, "--replace"]),
             Variant(name: "treerpo import, in memory only",
                     argv: [executable, "bench", "import", "--model", model, "--child-load-only"]),
-            Variant(name: "python onnx.load + numpy float32", argv: [python, script, "--child", model]),
+            Variant(name: peerLabel, argv: [python, script ?? defaultScript, "--child", model]),
         ]
     }
 

@@ -7,21 +7,29 @@ import TreeRPO
 struct BenchImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "ONNX import wall time and peak memory next to onnx.load + numpy float32 conversion in Python.",
-        discussion: "Make a model with: .venv-tools/bin/python tools/make_import_bench_model.py"
+        abstract: "Import wall time and peak memory next to Python: onnx.load + numpy float32 for ONNX, transformers from_pretrained(gguf_file=) for GGUF.",
+        discussion: "Make an ONNX model with: .venv-tools/bin/python tools/make_import_bench_model.py"
     )
 
-    @Option(help: "The .onnx model to import.")
+    @Option(help: "The .onnx or .gguf model to import.")
     var model: String
 
     @Option(help: "Alternating rounds (medians are reported).")
     var rounds = 3
 
-    @Option(help: "Python with onnx and numpy for the peer measurement.")
+    @Option(help: "Python with onnx and numpy (ONNX) or torch and transformers (GGUF) for the peer measurement.")
     var python = ".venv-tools/bin/python"
 
-    @Option(help: "tools/bench_import.py (the peer).")
-    var script = "tools/bench_import.py"
+    @Option(help: "The peer script. Default: tools/bench_import_gguf.py for a .gguf model, else tools/bench_import.py.")
+    var script: String?
+
+    /// What the benchmark will run, from the options.
+    var benchmark: ImportBenchmark {
+        ImportBenchmark(model: model, rounds: rounds, python: python, script: script,
+                        executable: (try? ImportBenchmark.currentExecutable()) ?? CommandLine.arguments[0])
+    }
+    var isGGUF: Bool { benchmark.isGGUF }
+    var peerLabel: String { benchmark.peerLabel }
 
     /// Internal: run one in-memory import (no workspace written) and exit.
     @Flag(help: .hidden)
@@ -36,8 +44,8 @@ struct BenchImport: ParsableCommand {
             print(try ImportBenchmark.loadOnly(model: URL(fileURLWithPath: model)))
             return
         }
-        let bench = ImportBenchmark(model: model, rounds: rounds, python: python, script: script,
-                                    executable: try ImportBenchmark.currentExecutable())
+        var bench = benchmark
+        bench.executable = try ImportBenchmark.currentExecutable()
         print("treerpo bench import: \(model), \(rounds) alternating rounds, each run a fresh process")
         let result = try bench.run { m in
             print("  round \(m.round)  " + m.name.padding(toLength: 44, withPad: " ", startingAt: 0)

@@ -15,8 +15,11 @@ struct Generate: ParsableCommand {
     @Option(help: "Workspace holding the imported model in base/.")
     var workspace = Workspace.defaultFolderName
 
-    @Option(help: "Prompt text.")
+    @Option(help: "Prompt text: used as is, or the user message when a chat template applies.")
     var prompt: String
+
+    @Option(name: .customLong("chat-template"), help: "auto (the model's template from base/tokenizer_config.json), none (the prompt as is) or a Jinja FILE: the prompt goes in as a user message, with the generation prompt added. Default: auto when the model has a chat template, else none.")
+    var chatTemplate: String?
 
     @Option(name: .customLong("max-tokens"), help: "Most new tokens to generate.")
     var maxTokens = 64
@@ -57,7 +60,14 @@ struct Generate: ParsableCommand {
         runtime.apply()
         let loaded = try WorkspaceModel.load(Workspace(root: URL(fileURLWithPath: workspace)), requireStopTokens: false)
         let (tokenizer, model) = (loaded.tokenizer, loaded.model)
-        let promptIds = tokenizer.encode(prompt, addSpecialTokens: true)
+        // Same resolution as sample: a chat-rendered prompt already holds the special tokens its
+        // template writes, so it is encoded without the tokenizer's own (as apply_chat_template).
+        let base = URL(fileURLWithPath: workspace).appendingPathComponent("base")
+        let format = try ChatPromptSpec.resolve(chatTemplate, base: base).map(PromptTemplate.chat) ?? .plain
+        let promptIds = try format.promptTokens(question: prompt, tokenizer: tokenizer)
+        if format.chat != nil {
+            FileHandle.standardError.write(Data("\(format.summary)\nprompt (\(promptIds.count) tokens): \(try format.renderChecked(question: prompt).debugDescription)\n".utf8))
+        }
         let options = GenerationOptions(
             maxNewTokens: maxTokens,
             sampler: SamplerChain(temperature: temperature, topK: topK, topP: topP, greedy: greedy),

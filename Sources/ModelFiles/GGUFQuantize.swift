@@ -2,10 +2,10 @@ import Tensors
 
 /// Float32 to ggml blocks by llama.cpp's reference algorithms (`quantize_row_*_ref`, as the
 /// `gguf` package implements them), with the same float32 operations in the same order so the
-/// bytes are identical. Block layouts as in `GGUFDequantize`. The K-quants (Q4_K, Q5_K, Q6_K)
-/// search their scales iteratively and are not re-quantised here: `quantizable` says which are.
+/// bytes are identical. Block layouts as in `GGUFDequantize`. The K-quants (Q4_K, Q5_K, Q6_K),
+/// which the package cannot quantise, follow llama.cpp's reference algorithm in `GGUFQuantizeK`.
 public enum GGUFQuantize {
-    public static let quantizable: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1]
+    public static let quantizable: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q5_1, .q4_K, .q5_K, .q6_K]
 
     /// `values.count` must be a whole number of `type`'s blocks.
     public static func bytes(_ values: UnsafeBufferPointer<Float>, as type: GGMLType) throws -> [UInt8] {
@@ -25,6 +25,9 @@ public enum GGUFQuantize {
         case .q5_0: for b in 0..<blocks { symmetric(x + b * 32, &out, b * 22, levels: 32) }
         case .q4_1: for b in 0..<blocks { withMinimum(x + b * 32, &out, b * 20, levels: 16) }
         case .q5_1: for b in 0..<blocks { withMinimum(x + b * 32, &out, b * 24, levels: 32) }
+        case .q4_K: for b in 0..<blocks { GGUFQuantizeK.qK(x + b * 256, &out, b * 144, fifthBit: false) }
+        case .q5_K: for b in 0..<blocks { GGUFQuantizeK.qK(x + b * 256, &out, b * 176, fifthBit: true) }
+        case .q6_K: for b in 0..<blocks { GGUFQuantizeK.q6_K(x + b * 256, &out, b * 210) }
         default: break
         }
         return out

@@ -84,7 +84,7 @@ import ModelFiles
         #expect((0..<count).allSatisfy { abs(a[$0] - b[$0]) < 0.05 })
     }
 
-    @Test func aChangedSourceOrAKQuantIsRefusedAndNothingIsWritten() throws {
+    @Test func aChangedSourceOrAnONNXRequestIsRefusedAndNothingIsWritten() throws {
         let (workspace, source) = try Self.importedGGUF("llama")
         defer { ExportSupport.remove(workspace) }
         var bytes = try Data(contentsOf: source)

@@ -4,12 +4,14 @@ import ModelFiles
 import Sampling
 import Tokenization
 @testable import ModelIO
+import TreeRPO
 @testable import Transformer
 
 /// The real SmolLM2-135M-Instruct Q4_1 GGUF (98 MB, not committed: tools/fetch_smollm2_gguf.sh
 /// fetches it; tools/test.sh does so when it can), imported by us: the rebuilt tokenizer gives
-/// the golden ids and 32 greedy tokens for three chat prompts equal transformers' GGUF-loaded
-/// model (Fixtures/smollm2-gguf/reference.json, from tools/make_smollm2_gguf_reference.py).
+/// the golden ids, our `--chat-template auto` rendering of three chat prompts equals
+/// transformers' apply_chat_template (text and ids), and 32 greedy tokens for them equal
+/// transformers' GGUF-loaded model (Fixtures/smollm2-gguf/reference.json, from tools/make_smollm2_gguf_reference.py).
 /// Skipped, and saying so, when the file is not there.
 @Suite(.serialized) struct SmolLM2GGUFTests {
     static let regenerate = "regenerate with: .venv-tools/bin/python tools/make_smollm2_gguf_reference.py"
@@ -46,6 +48,33 @@ import Tokenization
             }
         }
         #expect(mismatches == 0, "\(mismatches) of \(cases.count) texts differ from the tokenizers library")
+    }
+
+    /// The path `sample`, `generate`, `finetune` and `eval` take with `--chat-template auto`: the
+    /// imported workspace's tokenizer_config.json (template and special tokens from the GGUF
+    /// metadata), the question as the one user message, the generation prompt added, encoded
+    /// without extra special tokens.
+    @Test(.enabled(if: file != nil, skipReason))
+    func chatTemplateAutoRendersAsApplyChatTemplate() throws {
+        let ref = try Self.reference()
+        let loaded = try #require(Self.loaded).get()
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("treerpo-smollm2-chat-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: base, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: base) }
+        for (name, bytes) in loaded.generatedTokenizer { try bytes.write(to: base.appendingPathComponent(name)) }
+        let spec = try #require(try ChatPromptSpec.resolve("auto", base: base), "no chat template in the imported tokenizer_config.json")
+        let template = try PromptTemplate.chat(spec)
+        let tokenizer = try Tokenizer(contentsOf: base.appendingPathComponent("tokenizer.json"))
+        let chats = ref["chats"] as! [[String: Any]]
+        #expect(chats.count == 3, "\(Self.regenerate)")
+        for chat in chats {
+            let prompt = chat["prompt"] as! String
+            let rendered = try template.renderChecked(question: prompt)
+            #expect(rendered == chat["rendered"] as? String, "\(prompt): ours \(rendered.debugDescription) vs apply_chat_template \(String(describing: chat["rendered"]).debugDescription)")
+            let ids = try template.promptTokens(question: prompt, tokenizer: tokenizer)
+            let expected = try #require(chat["template_ids"] as? [NSNumber], "\(Self.regenerate)").map(\.intValue)
+            #expect(ids == expected, "\(prompt): our ids \(ids) vs apply_chat_template(tokenize=True) \(expected)")
+        }
     }
 
     @Test(.enabled(if: file != nil, skipReason))

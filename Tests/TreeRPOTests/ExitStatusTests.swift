@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModelIO
 @testable import TreeRPO
 
 /// The built `treerpo` driven as a user would, checking what it exits with and prints when things

@@ -1,6 +1,7 @@
 import Foundation
 import Sampling
 import Testing
+import ModelIO
 import TestSupport
 import Transformer
 @testable import TreeRPO

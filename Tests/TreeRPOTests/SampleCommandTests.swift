@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModelIO
 @testable import TreeRPO
 
 /// The built `treerpo` executable driven as a user would: `treerpo sample` on the bundled model

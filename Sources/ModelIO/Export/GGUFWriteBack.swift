@@ -6,7 +6,8 @@ import ModelFiles
 /// metadata and tensor order. By default each tensor keeps its source type: a tensor whose
 /// values did not change keeps its source bytes (so an untrained export is the source file byte
 /// for byte), a changed one is re-quantised by llama.cpp's reference algorithm for its type
-/// (`GGUFQuantize`; K-quants are refused, naming the tensor, with --gguf-type as the way out);
+/// (`GGUFQuantize`, the K-quants Q4_K/Q5_K/Q6_K included; another type is refused, naming the
+/// tensor, with --gguf-type as the way out);
 /// sizes per type are fixed, so every offset stays. With a `target` type every 2-D tensor is
 /// written in that type (1-D tensors, norms and biases, stay F32 as llama.cpp's converter keeps
 /// them) and `general.file_type` is updated.
