@@ -1,3 +1,4 @@
+import Transformer
 import Sampling
 
 /// A benchmark that could not run: a size the model cannot hold, a child that failed or could

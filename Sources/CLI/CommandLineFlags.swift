@@ -1,4 +1,4 @@
-import Sampling
+import Transformer
 
 /// The command line's name for each library setting. Library errors name the setting, never a
 /// flag (the libraries know no command line); the message printed adds the flag.
@@ -13,6 +13,13 @@ enum CommandLineFlags {
         case .chatTemplate: "--chat-template"
         case .benchmarkTokens: "--tokens"
         case .perQuestionCounts: "eval --json writes them"
+        case .modelConfig: "--config"
+        case .tokenizer: "--tokenizer"
+        case .replaceModel: "--replace, or another --workspace"
+        case .replaceExport: "--replace, or another --out"
+        case .exportFormat: "--format safetensors"
+        case .ggufType: "--gguf-type q8_0, f16 or f32"
+        case .exportFolder: "--out"
         }
     }
 

@@ -1,3 +1,4 @@
+import Transformer
 /// Where a step of a tree node ends (docs/method.md "Tree sampling"); `TreeShape` holds it as
 /// `stepBoundary` (its `Kind`) and `minStepTokens`.
 public enum StepBoundary: Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import Transformer
 import Sampling
 import ModelFiles
 

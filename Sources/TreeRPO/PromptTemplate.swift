@@ -1,5 +1,6 @@
 import ChatTemplates
 import Foundation
+import Transformer
 import Sampling
 import Tokenization
 

@@ -1,3 +1,4 @@
+import Transformer
 import Sampling
 import Testing
 import TreeRPO

@@ -121,7 +121,8 @@ import ModelFiles
         let (_, hf) = try CheckpointLoading.loadFolder(workspace.export.appendingPathComponent("hf"))
         #expect(ExportSupport.firstDifference(hf.base, trained.base, count: trained.count) == nil)
         let error = #expect(throws: ExportError.self) { try Exporter.run(.init(workspace: workspace, formats: [.onnx], replace: true)) }
-        #expect(error?.kind == .unsupported && error?.message.contains("--format safetensors") == true, "\(String(describing: error))")
+        #expect(error?.kind == .unsupported && error?.setting == .exportFormat && error?.message.contains("export safetensors instead") == true,
+                "\(String(describing: error))")
     }
 
     /// Logits of the checkpoint that export takes, as `treerpo export-logits` prints them: the

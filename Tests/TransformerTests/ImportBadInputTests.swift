@@ -209,7 +209,7 @@ import ModelFiles
         defer { try? FileManager.default.removeItem(at: folder) }
         let file = folder.appendingPathComponent("weights.safetensors")
         try FileManager.default.copyItem(at: FixtureModels.folder("qwen2-hf").appendingPathComponent("model.safetensors"), to: file)
-        try expectRefused(file, ["weights.safetensors", "expected config.json beside the weights or --config, found neither"])
+        try expectRefused(file, ["weights.safetensors", "expected config.json beside the weights or given with the import, found neither"])
     }
 
     @Test func safetensorsThatDoNotFitTheConfig() throws {
@@ -230,7 +230,7 @@ import ModelFiles
         }
         defer { try? FileManager.default.removeItem(at: folder) }
         try FileManager.default.removeItem(at: folder.appendingPathComponent("config.json"))
-        try expectRefused(model(folder), ["model.onnx", "field 'num_attention_heads'", "cannot infer it from the graph", "pass --config"])
+        try expectRefused(model(folder), ["model.onnx", "field 'num_attention_heads'", "cannot infer it from the graph", "give the import a config.json"])
     }
 }
 

@@ -38,6 +38,15 @@ import ModelIO
         #expect(!o.stderr.contains("Usage"), "\(o.stderr)")
     }
 
+    /// The import library names the setting (replacing the model); the command line adds its flags.
+    @Test func aSecondImportNamesTheFlagsThatWouldReplaceTheModel() throws {
+        let root = try BundledModel.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let ws = try BundledModel.workspace(in: root)
+        let o = try Self.run(["import", try BundledModel.onnx().path, "--workspace", ws.root.path])
+        Self.expectPlain(o, status: 1, mentions: ["found an imported model already", "replace it or choose another workspace (--replace, or another --workspace)"])
+    }
+
     @Test func generateWithoutAnImportedModelExits1() throws {
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }

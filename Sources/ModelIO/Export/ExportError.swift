@@ -5,7 +5,7 @@ import Foundation
 /// expected and what was found, e.g.
 /// `runs/a/checkpoints/step-00000003/model.safetensors: tensor 'model.norm.weight': expected
 ///  shape [32] (as in base/import-map.json), found [16]`.
-public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ExportError: SettingError, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: String, Sendable {
         /// No workspace, or no imported model in it.
         case workspace
@@ -30,12 +30,15 @@ public struct ExportError: Error, CustomStringConvertible, Equatable, Sendable {
     /// "parameter 'x'", "tensor 'y'", "node 'z' (Mul)", "field 'configDigest'".
     public let subject: String?
     public let message: String
+    /// The setting that would avoid the refusal, if one would (the command line adds its flag).
+    public let setting: Setting?
 
-    public init(_ kind: Kind, file: String, subject: String? = nil, _ message: String) {
+    public init(_ kind: Kind, file: String, subject: String? = nil, _ message: String, setting: Setting? = nil) {
         self.kind = kind
         self.file = file
         self.subject = subject
         self.message = message
+        self.setting = setting
     }
 
     public var description: String {

@@ -35,11 +35,11 @@ struct ExportFolder {
             if !contents.isEmpty {
                 guard replace else {
                     throw ExportError(.output, file: self.destination.path,
-                                      "expected an absent or empty output folder, found \(contents.count) entries (\(contents.contains(Self.provenanceFile) ? "a previous export" : "not an export")); pass --replace or another --out")
+                                      "expected an absent or empty output folder, found \(contents.count) entries (\(contents.contains(Self.provenanceFile) ? "a previous export" : "not an export")); replace it or choose another output folder", setting: .replaceExport)
                 }
                 guard contents.contains(Self.provenanceFile) else {
                     throw ExportError(.output, file: self.destination.path,
-                                      "--replace only replaces an export folder (one holding \(Self.provenanceFile)); found a folder without it: \(contents.sorted().prefix(5).joined(separator: ", "))")
+                                      "replacing only replaces an export folder (one holding \(Self.provenanceFile)); found a folder without it: \(contents.sorted().prefix(5).joined(separator: ", "))", setting: .exportFolder)
                 }
             }
         }

@@ -43,7 +43,7 @@ public struct ExportSource {
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: workspace.root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ExportError(.workspace, file: workspace.root.path,
-                              "expected a workspace folder, found nothing at this path; run `treerpo import MODEL` first or pass --workspace")
+                              "expected a workspace folder, found nothing at this path; import a model first or choose another workspace", setting: .workspace)
         }
         guard workspace.hasBase else {
             throw ExportError(.workspace, file: workspace.base.path,

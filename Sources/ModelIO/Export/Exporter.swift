@@ -102,7 +102,7 @@ public enum Exporter {
         if formats.contains(.onnx), !fromONNX {
             guard request.formats == nil else {
                 throw ExportError(.unsupported, file: source.workspace.baseImportMap.path,
-                                  "expected a model imported from ONNX to export ONNX, found one imported from \(source.map.source.format) (\(source.map.source.path)); use --format safetensors")
+                                  "expected a model imported from ONNX to export ONNX, found one imported from \(source.map.source.format) (\(source.map.source.path)); export safetensors instead", setting: .exportFormat)
             }
             formats.remove(.onnx)
             notes.append("no ONNX written: the model was imported from \(source.map.source.format), there is no graph to write into")
@@ -111,7 +111,7 @@ public enum Exporter {
         if formats.contains(.gguf), !fromGGUF {
             guard request.formats == nil else {
                 throw ExportError(.unsupported, file: source.workspace.baseImportMap.path,
-                                  "expected a model imported from GGUF to export GGUF, found one imported from \(source.map.source.format) (\(source.map.source.path)); use --format safetensors")
+                                  "expected a model imported from GGUF to export GGUF, found one imported from \(source.map.source.format) (\(source.map.source.path)); export safetensors instead", setting: .exportFormat)
             }
             formats.remove(.gguf)
         }
@@ -164,7 +164,7 @@ public enum Exporter {
         }
         var untrainedBecause: String? = nil
         if case .base = source.origin {
-            untrainedBecause = request.checkpoint == "base" ? "as asked (--checkpoint base), the imported model untrained"
+            untrainedBecause = request.checkpoint == "base" ? "as asked (checkpoint base), the imported model untrained"
                 : "no run has saved a checkpoint, so this is the imported model untrained"
         }
         return Summary(

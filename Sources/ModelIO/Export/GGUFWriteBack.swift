@@ -63,7 +63,7 @@ enum GGUFWriteBack {
             }
             guard GGUFQuantize.quantizable.contains(type) else {
                 throw ExportError(.unsupported, file: url.path, subject: "tensor '\(info.name)'",
-                                  "expected a type that can be re-quantised (\(GGUFQuantize.quantizable.map(\.description).joined(separator: ", "))) for trained weights, found \(type); pass --gguf-type q8_0, f16 or f32")
+                                  "expected a type that can be re-quantised (\(GGUFQuantize.quantizable.map(\.description).joined(separator: ", "))) for trained weights, found \(type); export every tensor as q8_0, f16 or f32 instead", setting: .ggufType)
             }
             let bytes = try values.withUnsafeBufferPointer { try GGUFQuantize.bytes($0, as: type) }
             rewritten += 1

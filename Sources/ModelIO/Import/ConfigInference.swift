@@ -30,7 +30,7 @@ public struct ConfigInference {
         let file = graph.file
         func fail(_ field: String, _ message: String) -> ImportError {
             ImportError(.config, file: file, subject: "field '\(field)'",
-                        "cannot infer it from the graph: \(message); pass --config config.json")
+                        "cannot infer it from the graph: \(message); give the import a config.json", setting: .modelConfig)
         }
         try UnsupportedGraphs.check(graph)
 
@@ -215,7 +215,7 @@ public struct ConfigInference {
         let hf = try HFConfig(data: data, file: "\(file) (inferred config)")
         let config: ModelConfig
         do { config = try ModelConfig(hf: hf, file: "\(file) (inferred config)") } catch let error as ModelConfigError {
-            throw ImportError(.config, file: file, subject: "field '\(error.field)'", "the inferred config is unusable: \(error.message); pass --config config.json")
+            throw ImportError(.config, file: file, subject: "field '\(error.field)'", "the inferred config is unusable: \(error.message); give the import a config.json", setting: .modelConfig)
         }
         return ConfigInference(config: config, hf: hf, notes: notes)
     }

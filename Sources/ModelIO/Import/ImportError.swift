@@ -6,7 +6,7 @@ import Foundation
 /// `model.onnx: parameter 'model.layers.0.self_attn.q_proj.weight': missing: expected an
 ///  initializer named so, an Identity output named so, or a MatMul/Gemm/Gather whose module path
 ///  is model.layers.0.self_attn.q_proj; found none`.
-public struct ImportError: Error, CustomStringConvertible, Equatable, Sendable {
+public struct ImportError: SettingError, CustomStringConvertible, Equatable, Sendable {
     public enum Kind: String, Sendable {
         /// A parameter of the model's name map that no clue in the file leads to.
         case missing
@@ -33,12 +33,15 @@ public struct ImportError: Error, CustomStringConvertible, Equatable, Sendable {
     /// "parameter 'x'", "tensor 'y'", "node 'z' (MatMulNBits)", "field 'num_attention_heads'".
     public let subject: String?
     public let message: String
+    /// The setting that would avoid the refusal, if one would (the command line adds its flag).
+    public let setting: Setting?
 
-    public init(_ kind: Kind, file: String, subject: String? = nil, _ message: String) {
+    public init(_ kind: Kind, file: String, subject: String? = nil, _ message: String, setting: Setting? = nil) {
         self.kind = kind
         self.file = file
         self.subject = subject
         self.message = message
+        self.setting = setting
     }
 
     public var description: String {

@@ -85,7 +85,7 @@ public enum Importer {
         try refuseForeignBase(workspace)
         if workspace.hasBase, !request.replace {
             throw ImportError(.workspace, file: workspace.base.path,
-                              "expected an empty workspace, found an imported model already (runs may depend on it); pass --replace or another --workspace")
+                              "expected an empty workspace, found an imported model already (runs may depend on it); replace it or choose another workspace", setting: .replaceModel)
         }
         let loaded = try load(request)
         // A tokenizer built from the source wins over a tokenizer.json lying beside it; --tokenizer over both.
@@ -103,7 +103,7 @@ public enum Importer {
             family: c.family, tensors: loaded.parameters.entries.count, scalars: c.parameterSpecs.reduce(0) { $0 + $1.count },
             layers: c.layers, heads: c.heads, kvHeads: c.kvHeads, vocabSize: c.vocabSize, hiddenSize: c.hiddenSize,
             sourceDType: loaded.sourceDType, configSource: loaded.map.config,
-            tokenizer: tokenizer.map { "\($0.path) (copied)" } ?? loaded.tokenizerSummary ?? "none found (pass --tokenizer tokenizer.json)",
+            tokenizer: tokenizer.map { "\($0.path) (copied)" } ?? loaded.tokenizerSummary ?? "none found (give the import a tokenizer.json)",
             inferenceNotes: loaded.inferenceNotes,
             seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, base: workspace.base)
     }
@@ -180,7 +180,7 @@ public enum Importer {
     static func findTokenizer(_ request: Request) throws -> URL? {
         if let given = request.tokenizer {
             guard FileManager.default.fileExists(atPath: given.path) else {
-                throw ImportError(.source, file: given.path, "expected the tokenizer.json given by --tokenizer, found nothing at this path")
+                throw ImportError(.source, file: given.path, "expected the tokenizer.json given with the import, found nothing at this path", setting: .tokenizer)
             }
             return given
         }

@@ -8,7 +8,7 @@ import ModelFiles
 enum SafeTensorsImport {
     static func load(file: URL, config configURL: URL?) throws -> Importer.Loaded {
         guard let (config, json, source) = try ConfigFile.find(given: configURL, beside: file) else {
-            throw ImportError(.config, file: file.path, "expected config.json beside the weights or --config, found neither (a safetensors file does not record the head count)")
+            throw ImportError(.config, file: file.path, "expected config.json beside the weights or given with the import, found neither (a safetensors file does not record the head count)", setting: .modelConfig)
         }
         let weights = try SafeTensorsFile(contentsOf: file)
         return try load(files: [file.lastPathComponent: weights], weightMap: Dictionary(uniqueKeysWithValues: weights.names.map { ($0, file.lastPathComponent) }),
@@ -18,7 +18,7 @@ enum SafeTensorsImport {
 
     static func load(folder: URL, config configURL: URL?) throws -> Importer.Loaded {
         guard let (config, json, source) = try ConfigFile.find(given: configURL, beside: folder.appendingPathComponent("model.safetensors")) else {
-            throw ImportError(.config, file: folder.appendingPathComponent("config.json").path, "expected config.json in the folder or --config, found neither")
+            throw ImportError(.config, file: folder.appendingPathComponent("config.json").path, "expected config.json in the folder or given with the import, found neither", setting: .modelConfig)
         }
         let (files, weightMap) = try SafeTensorsShards.open(directory: folder)
         return try load(files: files, weightMap: weightMap, folder: folder, path: folder, format: "hf-folder",

@@ -16,6 +16,20 @@ public enum Setting: String, Sendable, CaseIterable {
     case benchmarkTokens
     /// Evaluation results saved with their per-question counts (`correct_per_question`).
     case perQuestionCounts
+    /// A config.json given with an import (the model file records none, or an unusable one).
+    case modelConfig
+    /// A tokenizer.json given with an import.
+    case tokenizer
+    /// Replacing the model a workspace already holds.
+    case replaceModel
+    /// Replacing a previous export in the output folder.
+    case replaceExport
+    /// The export format (ONNX, GGUF, safetensors).
+    case exportFormat
+    /// The tensor type of a GGUF export.
+    case ggufType
+    /// The folder an export writes.
+    case exportFolder
 }
 
 /// An error that a different value of `setting` would avoid.
