@@ -92,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "FuzzTargetsTests",
-            dependencies: ["FuzzTargets", "Tokenization", "ModelIO"]
+            dependencies: ["FuzzTargets", "Tokenization", "ModelIO", "TestSupport"]
         ),
         // Helpers every test target shares (numeric comparison, seeded random data, repository
         // paths); a plain target so only test targets depend on it.

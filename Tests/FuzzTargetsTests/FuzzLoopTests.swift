@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import FuzzTargets
 import Tokenization
 
@@ -15,8 +16,7 @@ enum TokenizerErrorProbe {
 /// is accepted or refused with one of the library's own errors naming the file; both happen, so
 /// the mutations reach past the first check.
 @Suite struct FuzzLoopTests {
-    static let repository = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let repository = Repository.root
 
     static func seeds(_ paths: [String]) throws -> [Data] {
         try paths.map { try Data(contentsOf: repository.appendingPathComponent($0)) }

@@ -10,14 +10,6 @@ import Tensors
 /// with and without ancestor blocks, on run lengths around its chunk size; and a whole model's
 /// long cached prefill, forked, against the packed forward.
 @Suite struct CachedPrefillAttentionTests {
-    struct Rng {
-        var state: UInt64
-        mutating func float() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
-        }
-    }
-
     @Test(arguments: [0, 7, 33], [16, 33, 257])
     func gemmPathMatchesReference(ancestors: Int, run: Int) throws {
         let config = try ReferenceData.model("qwen2-hf").config
@@ -26,7 +18,7 @@ import Tensors
         // One extra row of another block in the batch (a decode row beside the prompt).
         let total = ancestors + run
         let cache = KVCache(config: config, slots: total + 8, blocks: 4)
-        var rng = Rng(state: UInt64(ancestors * 1000 + run))
+        var rng = TestRNG(seed: UInt64(ancestors * 1000 + run))
         let batch = CachedBatch(capacity: run + 1)
         var parent: Int? = nil
         if ancestors > 0 {
@@ -46,9 +38,9 @@ import Tensors
         for _ in 0..<run { try batch.append(token: 0, block: block, cache: cache) }
         // Random K/V in every slot of layer 0, random q for every batch row.
         let keys = cache.keys(layer: 0), values = cache.values(layer: 0)
-        for i in 0..<(cache.usedSlots * kvd) { keys[i] = rng.float(); values[i] = rng.float() }
+        for i in 0..<(cache.usedSlots * kvd) { keys[i] = rng.symmetric(); values[i] = rng.symmetric() }
         var q = [Float](repeating: 0, count: (run + 1) * qd)
-        for i in q.indices { q[i] = 2 * rng.float() }
+        for i in q.indices { q[i] = 2 * rng.symmetric() }
         var out = [Float](repeating: .nan, count: (run + 1) * qd), lse = [Float](repeating: .nan, count: (run + 1) * heads)
         let scale = 1 / Float(hd).squareRoot()
         q.withUnsafeBufferPointer { pq in out.withUnsafeMutableBufferPointer { po in lse.withUnsafeMutableBufferPointer { pl in
