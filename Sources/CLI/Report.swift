@@ -10,8 +10,11 @@ struct Report: ParsableCommand {
         abstract: "Draw training curves of one or several runs side by side as an SVG.",
         discussion: """
             Panels: training reward, held-out Pass@1 (steps that evaluated; finetune --eval-every; \
-            left out when no run evaluated) and mean answer length, against step and against \
-            sampled tokens; curves of 5 points or more get a smoothed line over the raw one.
+            left out when no run evaluated), mean answer length and the per-line slip rate \
+            (share of `Step k: a op b = c` lines with a wrong result; left out when no run wrote \
+            such lines), against step and against sampled tokens; curves of 5 points or more get \
+            a smoothed line over the raw one. The table adds the share of sibling groups kept at \
+            each depth, exact ties, and the slip rate over the first and last 10 steps.
             """
     )
 
@@ -48,9 +51,13 @@ struct Report: ParsableCommand {
             let evals = r.metrics.compactMap(\.eval)
             rows.append([r.name, config?.methodName ?? "?", "\(last.step + 1)", "\(last.tokensSampledTotal)", String(format: "%.3f", last.rewardMean),
                          evals.last.map { String(format: "%.3f", $0.pass1) } ?? "-",
-                         String(format: "%.1f", last.meanResponseTokens)])
+                         String(format: "%.1f", last.meanResponseTokens),
+                         RunReport.keptShareByDepth(r.metrics).map { s in s.kept.map { String(format: "%.0f%%", 100 * $0) }.joined(separator: " / ") } ?? "-",
+                         RunReport.keptShareByDepth(r.metrics).map { String(format: "%.0f%%", 100 * $0.tied) } ?? "-",
+                         RunReport.slipRateFirstLast(r.metrics).map { String(format: "%.1f%% -> %.1f%%", 100 * $0.first, 100 * $0.last) } ?? "-"])
         }
-        print(Table.render(header: ["run", "method", "steps", "sampled tokens", "last reward", "last held-out pass@1", "last answer tokens"], rows: rows))
+        print(Table.render(header: ["run", "method", "steps", "sampled tokens", "last reward", "last held-out pass@1", "last answer tokens",
+                                    "groups kept by depth", "ties", "line slips (first -> last 10 steps)"], rows: rows))
         print("wrote \(out)")
     }
 }

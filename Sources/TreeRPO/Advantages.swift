@@ -75,8 +75,28 @@ public struct AdvantageStats: Codable, Equatable, Sendable {
     /// Step tokens that carry an advantage (the loss tokens).
     public var tokensWithAdvantage = 0
     public var meanAbsAdvantage = 0.0
+    /// The same counts by the depth of the group's parent (index 0: the root's children, the
+    /// first step; `[D]` for a depth-D tree): where in the answer the signal comes from.
+    public var groupsPerDepth: [Int] = []
+    public var groupsKeptPerDepth: [Int] = []
+    /// Groups (outside pruned trees, two or more children) whose children's values are all
+    /// exactly equal: a tie, no signal at any tau (inside `groupsBelowTau` when tau > 0, inside
+    /// `groupsKept` with zero advantages when tau is 0).
+    public var groupsTiedPerDepth: [Int] = []
 
     public init() {}
+
+    /// Grows the per-depth arrays to hold `depth` and counts one group there.
+    mutating func countGroup(depth: Int, kept: Bool, tied: Bool) {
+        while groupsPerDepth.count <= depth {
+            groupsPerDepth.append(0)
+            groupsKeptPerDepth.append(0)
+            groupsTiedPerDepth.append(0)
+        }
+        groupsPerDepth[depth] += 1
+        if kept { groupsKeptPerDepth[depth] += 1 }
+        if tied { groupsTiedPerDepth[depth] += 1 }
+    }
 }
 
 public struct AdvantageError: Error, CustomStringConvertible, Equatable {
@@ -113,6 +133,7 @@ public enum Advantages {
             for parent in trees[t].innerNodes {
                 stats.groups += 1
                 let values = trees[t][parent].children.map { trees[t][$0].value }
+                var isKept = false, isTied = false
                 if pruned {
                     stats.groupsInPrunedTrees += 1
                 } else if values.count < 2 {
@@ -121,8 +142,11 @@ public enum Advantages {
                     stats.groupsBelowTau += 1
                 } else {
                     stats.groupsKept += 1
+                    isKept = true
                     kept.append((t, parent, mean(values)))
                 }
+                if !pruned, values.count >= 2 { isTied = values.max()! == values.min()! }
+                stats.countGroup(depth: trees[t][parent].depth, kept: isKept, tied: isTied)
             }
         }
         stats.meanLeafReward = stats.leaves > 0 ? rewardSum / Double(stats.leaves) : 0

@@ -28,6 +28,34 @@ public enum RunReport {
         }
     }
 
+    /// Share of groups kept at each depth over the whole run (nil when the run's metrics
+    /// predate per-depth counts), and exact ties among all groups.
+    public static func keptShareByDepth(_ metrics: [StepMetrics]) -> (kept: [Double], tied: Double)? {
+        var groups: [Int] = [], kept: [Int] = [], tied = 0
+        for m in metrics {
+            guard let g = m.groupsPerDepth, let k = m.groupsKeptPerDepth else { continue }
+            for (d, n) in g.enumerated() {
+                if groups.count <= d { groups.append(0); kept.append(0) }
+                groups[d] += n
+                kept[d] += d < k.count ? k[d] : 0
+            }
+            tied += m.groupsTiedPerDepth?.reduce(0, +) ?? 0
+        }
+        let total = groups.reduce(0, +)
+        guard total > 0 else { return nil }
+        return (zip(kept, groups).map { $1 > 0 ? Double($0) / Double($1) : 0 }, Double(tied) / Double(total))
+    }
+
+    /// Per-line slip rate over the first and the last `window` steps that recorded lines.
+    public static func slipRateFirstLast(_ metrics: [StepMetrics], window: Int = 10) -> (first: Double, last: Double)? {
+        let counted = metrics.filter { ($0.stepLines ?? 0) > 0 }
+        guard !counted.isEmpty else { return nil }
+        func rate(_ ms: ArraySlice<StepMetrics>) -> Double {
+            Double(ms.reduce(0) { $0 + ($1.stepLineSlips ?? 0) }) / Double(ms.reduce(0) { $0 + ($1.stepLines ?? 0) })
+        }
+        return (rate(counted.prefix(window)), rate(counted.suffix(window)))
+    }
+
     struct Panel {
         var title: String
         var x: (StepMetrics) -> Double?
@@ -43,12 +71,15 @@ public enum RunReport {
         let reward: (StepMetrics) -> Double? = { $0.rewardMean }
         let pass1: (StepMetrics) -> Double? = { $0.eval?.pass1 }
         let length: (StepMetrics) -> Double? = { $0.meanResponseTokens }
+        let slips: (StepMetrics) -> Double? = { m in m.stepLines.flatMap { $0 > 0 ? Double(m.stepLineSlips ?? 0) / Double($0) : nil } }
         // A panel no run has data for would be empty: held-out Pass@1 only when some run evaluated.
         let anyEval = runs.contains { $0.metrics.contains { $0.eval != nil } }
+        let anySlips = runs.contains { $0.metrics.contains { slips($0) != nil } }
         let panels: [[Panel]] = [(step, "step"), (tokens, "sampled tokens")].map { x, xLabel in
             var row = [Panel(title: "training reward (leaf mean)", x: x, y: reward, xLabel: xLabel)]
             if anyEval { row.append(Panel(title: "held-out Pass@1", x: x, y: pass1, xLabel: xLabel)) }
             row.append(Panel(title: "mean answer tokens", x: x, y: length, xLabel: xLabel))
+            if anySlips { row.append(Panel(title: "per-line slip rate (wrong computations)", x: x, y: slips, xLabel: xLabel)) }
             return row
         }
         let columns = Double(panels[0].count)

@@ -17,6 +17,15 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var groupsDroppedPruned = 0
     public var groupsDroppedSingleChild = 0
     public var groupsDroppedBelowTau = 0
+    /// Groups, kept groups and exact ties by the depth of the group's parent (index 0: the
+    /// first step's siblings); absent in metrics written before they were recorded.
+    public var groupsPerDepth: [Int]? = nil
+    public var groupsKeptPerDepth: [Int]? = nil
+    public var groupsTiedPerDepth: [Int]? = nil
+    /// Computation lines (`Step k: a op b = c`) in the step's leaves, and those with a wrong
+    /// result: `stepLineSlips / stepLines` is the per-line slip rate (0 lines on other tasks).
+    public var stepLines: Int? = nil
+    public var stepLineSlips: Int? = nil
     /// Std of the advantages of the trained nodes, and their mean absolute value.
     public var advantageStd = 0.0
     public var advantageMeanAbs = 0.0
@@ -52,6 +61,9 @@ public struct StepMetrics: Codable, Equatable, Sendable {
         case trees, treesPruned = "trees_pruned", groups, groupsKept = "groups_kept"
         case groupsDroppedPruned = "groups_dropped_pruned", groupsDroppedSingleChild = "groups_dropped_single_child"
         case groupsDroppedBelowTau = "groups_dropped_below_tau"
+        case groupsPerDepth = "groups_per_depth", groupsKeptPerDepth = "groups_kept_per_depth"
+        case groupsTiedPerDepth = "groups_tied_per_depth"
+        case stepLines = "step_lines", stepLineSlips = "step_line_slips"
         case advantageStd = "advantage_std", advantageMeanAbs = "advantage_mean_abs"
         case loss, kl, entropy, clipFraction = "clip_fraction", gradNorm = "grad_norm", learningRate = "learning_rate"
         case tokensSampled = "tokens_sampled", tokensSampledTotal = "tokens_sampled_total"

@@ -188,11 +188,13 @@ public final class Trainer {
         started = clock.now
         var queries: [RewardQuery] = [], owners: [(tree: Int, node: Int)] = []
         var correct = 0, responseTokens = 0
+        var lineTally = StepLineTally()
         for (t, tree) in trees.enumerated() {
             for leaf in tree.leaves {
                 let ids = tree.responseTokens(to: leaf)
                 responseTokens += ids.count
                 let text = tokenizer.decode(ids, skipSpecialTokens: true)
+                lineTally = lineTally + StepLineCheck.tally(text)
                 queries.append(RewardQuery(question: tree.question, response: text, reference: tree.reference))
                 owners.append((t, leaf))
                 if ExactMatchReward.isCorrect(response: text, reference: tree.reference) { correct += 1 }
@@ -204,6 +206,8 @@ public final class Trainer {
         m.rewardMean = rewards.isEmpty ? 0 : rewards.reduce(0, +) / Double(rewards.count)
         m.leafAccuracy = queries.isEmpty ? 0 : Double(correct) / Double(queries.count)
         m.meanResponseTokens = queries.isEmpty ? 0 : Double(responseTokens) / Double(queries.count)
+        m.stepLines = lineTally.lines
+        m.stepLineSlips = lineTally.slips
         m.tokensSampled = trees.reduce(0) { $0 + $1.stepTokenCount }
         tokensSampledTotal += m.tokensSampled
         m.tokensSampledTotal = tokensSampledTotal
@@ -218,6 +222,9 @@ public final class Trainer {
         m.groupsDroppedPruned = stats.groupsInPrunedTrees
         m.groupsDroppedSingleChild = stats.groupsSingleChild
         m.groupsDroppedBelowTau = stats.groupsBelowTau
+        m.groupsPerDepth = stats.groupsPerDepth
+        m.groupsKeptPerDepth = stats.groupsKeptPerDepth
+        m.groupsTiedPerDepth = stats.groupsTiedPerDepth
         let advantages = trees.flatMap { $0.nodes.compactMap(\.advantage) }
         if !advantages.isEmpty {
             let mean = advantages.reduce(0, +) / Double(advantages.count)
