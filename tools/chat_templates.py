@@ -1,7 +1,8 @@
 """The text of two chat templates small instruct models ship, as published in their
 tokenizer_config.json: Qwen2.5-Instruct (identical across 0.5B-72B) and Llama 3.2-Instruct (the
 Llama 3.1 template plus `strftime_now` for the date). Written out here, from the published
-definitions, so that the fixtures need no download; SmolLM2's is read from its GGUF."""
+definitions, so that the fixtures need no download; SmolLM2's is read from its GGUF. Both were
+compared character for character with shipped copies (docs/chat-templates.md names them)."""
 
 QWEN25_INSTRUCT = """{%- if tools %}
     {{- '<|im_start|>system\\n' }}

@@ -44,16 +44,26 @@ public struct GGUFFile: Sendable {
     /// File offset where the tensor infos begin (the metadata ends).
     public let tensorInfoStart: Int
     public let data: Data
+    /// True when `data` is the file's own read-only mapping (`init(contentsOf:)`), whose pages
+    /// `releasePages(_:)` may drop.
+    public let isFileMapping: Bool
     private let metadataIndex: [String: Int]
     private let tensorIndex: [String: Int]
 
     public init(contentsOf url: URL) throws {
-        try self.init(data: try mapFile(url, what: "GGUF file"), file: url.lastPathComponent)
+        let (data, mapped) = try FileMapping.map(url, what: "GGUF file")
+        try self.init(data: data, file: url.lastPathComponent, isFileMapping: mapped)
     }
 
+    /// Bytes held in memory (never released by `releasePages`).
     public init(data: Data, file: String) throws {
+        try self.init(data: data, file: file, isFileMapping: false)
+    }
+
+    private init(data: Data, file: String, isFileMapping: Bool) throws {
         self.file = file
         self.data = data
+        self.isFileMapping = isFileMapping
         let parsed = try data.withUnsafeBytes { raw in try Self.parse(raw, file: file) }
         version = parsed.version
         metadata = parsed.metadata
@@ -87,18 +97,55 @@ public struct GGUFFile: Sendable {
     /// Float32 values in row-major order of `info.shape`; refused for a type that
     /// `GGUFDequantize` does not handle, naming the tensor and the type.
     public func floats(_ info: TensorInfo) throws -> [Float] {
+        try checkDequantizable(info)
+        let count = info.elementCount
+        return try [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            try dequantize(info, into: out.baseAddress!)
+            initialized = count
+        }
+    }
+
+    /// Writes the tensor's `elementCount` Float32 values (row-major order of `info.shape`) into
+    /// `out`; refused for a type that `GGUFDequantize` does not handle, naming the tensor and
+    /// the type. With `releasingPages` and a mapped file, the tensor's pages are dropped as it
+    /// is read, in pieces of about `releaseChunkBytes` (a page touched again is read back from
+    /// the file): an import holds at most one piece of the file beside the Float32 weights,
+    /// not the whole file (SmolLM2's Q8_0 embedding alone is 30 MB).
+    public func dequantize(_ info: TensorInfo, into out: UnsafeMutablePointer<Float>, releasingPages: Bool = false) throws {
+        try checkDequantizable(info)
+        let type = info.type
+        let blocks = info.elementCount / type.blockSize
+        let blocksPerPiece = releasingPages && isFileMapping ? max(1, Self.releaseChunkBytes / type.typeSize) : max(1, blocks)
+        let start = dataStart + info.offset
+        try data.withUnsafeBytes { raw in
+            var block = 0
+            while block < blocks {
+                let n = min(blocksPerPiece, blocks - block)
+                let from = start + block * type.typeSize, to = from + n * type.typeSize
+                try GGUFDequantize.floats(UnsafeRawBufferPointer(rebasing: raw[from..<to]), type: type, count: n * type.blockSize,
+                                          into: out + block * type.blockSize)
+                if releasingPages && isFileMapping { FileMapping.release(raw.baseAddress!, range: from..<to) }
+                block += n
+            }
+        }
+    }
+
+    /// Bytes of a tensor dequantised between two page releases (`dequantize(releasingPages:)`).
+    public static let releaseChunkBytes = 1 << 20
+
+    private func checkDequantizable(_ info: TensorInfo) throws {
         guard info.type.isDequantizable else {
             let known = GGMLType.dequantizable.map(\.description).joined(separator: ", ")
             throw ModelFileError(.unsupported, file: file, subject: "tensor '\(info.name)' field 'type'",
                                  "expected one of \(known), found \(info.type) (ggml type \(info.type.rawValue))")
         }
-        let count = info.elementCount
-        return try [Float](unsafeUninitializedCapacity: count) { out, initialized in
-            try bytes(info).withUnsafeBytes { raw in
-                try GGUFDequantize.floats(raw, type: info.type, count: count, into: out.baseAddress!)
-            }
-            initialized = count
-        }
+    }
+
+    /// Drops the pages of the header (metadata and tensor infos, parsed into values when the
+    /// file was opened) when the file is mapped.
+    public func releaseHeaderPages() {
+        guard isFileMapping, !data.isEmpty else { return }
+        data.withUnsafeBytes { raw in FileMapping.release(raw.baseAddress!, range: 0..<min(dataStart, raw.count)) }
     }
 
     public func floats(_ name: String) throws -> [Float] { try floats(try tensor(name)) }

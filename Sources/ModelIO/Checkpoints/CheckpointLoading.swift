@@ -25,12 +25,34 @@ public enum CheckpointLoading {
         _ parameters: Parameters, config: ModelConfig, source: String, names: [String],
         lookup: (String) throws -> (shape: [Int], values: () throws -> [Float])?
     ) throws {
+        try fillInPlace(parameters, config: config, source: source, names: names) { name in
+            guard let found = try lookup(name) else { return nil }
+            return (found.shape, { destination in
+                let values = try found.values()
+                guard values.count == destination.count else {
+                    throw LoadError(source: source, parameter: name, "expected \(destination.count) values, found \(values.count)")
+                }
+                _ = destination.update(fromContentsOf: values)
+            })
+        }
+    }
+
+    /// `lookup(name)` gives a tensor's stored shape and a way to write its Float32 values straight
+    /// into a buffer of as many values as the shape holds (the parameter itself: no temporary
+    /// copy of the tensor).
+    public static func fillInPlace(
+        _ parameters: Parameters, config: ModelConfig, source: String, names: [String],
+        lookup: (String) throws -> (shape: [Int], read: (UnsafeMutableBufferPointer<Float>) throws -> Void)?
+    ) throws {
         let wanted = Set(parameters.specs.map(\.name))
         var tiedHead: [Float]? = nil
         for name in names.sorted() where !wanted.contains(name) && !config.isIgnoredCheckpointName(name) {
             if config.tiedEmbeddings, name == config.tiedHeadName, let found = try lookup(name) {
                 // Some writers store the tied head as well; it must be the embedding itself.
-                tiedHead = try found.values()
+                let count = found.shape.reduce(1, *)
+                var values = [Float](repeating: 0, count: count)
+                try values.withUnsafeMutableBufferPointer { try found.read($0) }
+                tiedHead = values
                 continue
             }
             throw LoadError(source: source, parameter: name,
@@ -43,14 +65,10 @@ public enum CheckpointLoading {
             guard found.shape == spec.shape else {
                 throw LoadError(source: source, parameter: spec.name, "expected shape \(spec.shape), found \(found.shape)")
             }
-            let values = try found.values()
-            guard values.count == spec.count else {
-                throw LoadError(source: source, parameter: spec.name, "expected \(spec.count) values, found \(values.count)")
-            }
-            values.withUnsafeBufferPointer { parameters[spec.name].update(from: $0.baseAddress!, count: spec.count) }
+            try found.read(UnsafeMutableBufferPointer(start: parameters[spec.name], count: spec.count))
         }
         if let tiedHead {
-            let embedding = UnsafeBufferPointer(start: parameters[config.embeddingName], count: tiedHead.count)
+            let embedding = UnsafeBufferPointer(start: parameters[config.embeddingName], count: parameters.entry(config.embeddingName)?.spec.count ?? 0)
             guard tiedHead.count == embedding.count, zip(tiedHead, embedding).allSatisfy({ $0 == $1 }) else {
                 throw LoadError(source: source, parameter: config.tiedHeadName,
                                 "the config ties it to \(config.embeddingName), but the stored values differ")

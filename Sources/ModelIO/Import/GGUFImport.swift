@@ -23,6 +23,7 @@ enum GGUFImport {
             configSource = "from the GGUF metadata of \(url.lastPathComponent)"
         }
         let tokenizer = try GGUFTokenizer.build(gguf)
+        gguf.releaseHeaderPages()  // metadata and tensor infos are parsed; only tensor bytes are read from here on
         if let tokenizer, tokenizer.tokenCount > config.vocabSize {
             throw ImportError(.source, file: path, subject: "field 'tokenizer.ggml.tokens'",
                               "expected at most vocab_size \(config.vocabSize) tokens (the embedding rows), found \(tokenizer.tokenCount)")
@@ -40,13 +41,26 @@ enum GGUFImport {
         let parameters = Parameters(specs: config.parameterSpecs)
         var types: [String: Int] = [:]
         do {
-            try CheckpointLoading.fill(parameters, config: config, source: path, names: Array(byName.keys)) { name in
+            // Each tensor is dequantised straight into its parameter (through one temporary of
+            // the tensor when its layout changes), dropping its pages of the mapped file as it
+            // goes: the peak stays near the Float32 weights, not weights + largest tensor + file.
+            try CheckpointLoading.fillInPlace(parameters, config: config, source: path, names: Array(byName.keys)) { name in
                 guard let (info, layout) = byName[name] else { return nil }
                 let shape = layout == .transposed ? Array(info.shape.reversed()) : info.shape
-                return (shape, {
+                return (shape, { destination in
                     types[info.type.description, default: 0] += 1
-                    let heads = GGUFNames.permutationHeads(name, config: config)
-                    return GGUFNames.toHuggingFace(try gguf.floats(info), stored: info.shape, layout: layout, heads: heads)
+                    if layout == .same {
+                        try gguf.dequantize(info, into: destination.baseAddress!, releasingPages: true)
+                        return
+                    }
+                    let stored = try [Float](unsafeUninitializedCapacity: info.elementCount) { values, initialized in
+                        try gguf.dequantize(info, into: values.baseAddress!, releasingPages: true)
+                        initialized = info.elementCount
+                    }
+                    stored.withUnsafeBufferPointer {
+                        GGUFNames.toHuggingFace($0, stored: info.shape, layout: layout,
+                                                heads: GGUFNames.permutationHeads(name, config: config), into: destination.baseAddress!)
+                    }
                 })
             }
         } catch let error as LoadError {

@@ -20,35 +20,52 @@ public enum GGUFNames {
 
     /// Stored values (row-major `stored`) into the Hugging Face layout.
     static func toHuggingFace(_ values: [Float], stored: [Int], layout: Layout, heads: Int) -> [Float] {
+        if layout == .same || values.isEmpty { return values }
+        var out = [Float](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { values in
+            out.withUnsafeMutableBufferPointer { toHuggingFace(values, stored: stored, layout: layout, heads: heads, into: $0.baseAddress!) }
+        }
+        return out
+    }
+
+    /// Stored values (row-major `stored`) into the Hugging Face layout, written to `out`
+    /// (`values.count` floats, zero-filled, not overlapping `values`).
+    static func toHuggingFace(_ values: UnsafeBufferPointer<Float>, stored: [Int], layout: Layout, heads: Int,
+                              into out: UnsafeMutablePointer<Float>) {
         switch layout {
-        case .same: return values
-        case .transposed: return transpose(values, rows: stored[0], columns: stored.count > 1 ? stored[1] : 1)
-        case .rotaryPermuted: return permuteRows(values, stored: stored, heads: heads, inverse: true)
+        case .same: if let source = values.baseAddress { out.update(from: source, count: values.count) }
+        case .transposed: transpose(values, rows: stored[0], columns: stored.count > 1 ? stored[1] : 1, into: out)
+        case .rotaryPermuted: permuteRows(values, stored: stored, heads: heads, inverse: true, into: out)
         }
     }
 
     /// Hugging Face values back into the stored layout (for export).
     static func fromHuggingFace(_ values: [Float], hfShape: [Int], layout: Layout, heads: Int) -> [Float] {
-        switch layout {
-        case .same: return values
-        case .transposed: return transpose(values, rows: hfShape[0], columns: hfShape.count > 1 ? hfShape[1] : 1)
-        case .rotaryPermuted: return permuteRows(values, stored: hfShape, heads: heads, inverse: false)
+        if layout == .same || values.isEmpty { return values }
+        var out = [Float](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { values in
+            out.withUnsafeMutableBufferPointer { out in
+                switch layout {
+                case .same: break
+                case .transposed: transpose(values, rows: hfShape[0], columns: hfShape.count > 1 ? hfShape[1] : 1, into: out.baseAddress!)
+                case .rotaryPermuted: permuteRows(values, stored: hfShape, heads: heads, inverse: false, into: out.baseAddress!)
+                }
+            }
         }
+        return out
     }
 
-    static func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: values.count)
+    static func transpose(_ values: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
         for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
-        return out
     }
 
     /// llama.cpp's rotary permutation over the rows of `[heads * headDim, columns]` (or a bias,
     /// columns 1): within each head, Hugging Face row `j * headDim/2 + i` is stored at row
     /// `2i + j` (i < headDim/2, j in 0, 1). `inverse` maps stored rows back to Hugging Face.
-    static func permuteRows(_ values: [Float], stored: [Int], heads: Int, inverse: Bool) -> [Float] {
+    static func permuteRows(_ values: UnsafeBufferPointer<Float>, stored: [Int], heads: Int, inverse: Bool,
+                            into out: UnsafeMutablePointer<Float>) {
         let rows = stored[0], columns = stored.count > 1 ? stored[1] : 1
         let half = rows / heads / 2
-        var out = [Float](repeating: 0, count: values.count)
         for h in 0..<heads {
             for i in 0..<half {
                 for j in 0..<2 {
@@ -59,6 +76,5 @@ public enum GGUFNames {
                 }
             }
         }
-        return out
     }
 }
