@@ -6,7 +6,7 @@ struct Treerpo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "treerpo",
         abstract: "Fine-tune small language models with Tree Relative Policy Optimization.",
-        subcommands: [Import.self, Generate.self, Sample.self, Finetune.self, Eval.self, Compare.self, Export.self, Report.self, DataCommand.self, Bench.self, ExportLogitsCommand.self]
+        subcommands: [Import.self, Generate.self, Sample.self, Finetune.self, Eval.self, Compare.self, Export.self, Report.self, DataCommand.self, Bench.self, Diagnose.self, ExportLogitsCommand.self]
     )
 
     /// Checks the CPU before any kernel runs, then parses and runs the command. Exit codes: 64

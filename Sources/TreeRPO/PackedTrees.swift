@@ -129,6 +129,15 @@ public enum TreePacking {
         return out
     }
 
+    /// The packed micro-batches a policy update trains on: the trees that carry any loss token,
+    /// weighted by `aggregation` over those trees and packed into sequences of at most
+    /// `maxTokens` tokens. Empty when no tree carries loss.
+    public static func lossSequences(_ trees: [RolloutTree], aggregation: LossAggregation, maxTokens: Int) -> [PackedSequence] {
+        let trained = trees.filter { lossTokenCount(of: $0) > 0 }
+        guard !trained.isEmpty else { return [] }
+        return packInBatches(trained, weights: weights(trained, aggregation: aggregation), maxTokens: maxTokens)
+    }
+
     /// Groups trees into packed sequences of at most `maxTokens` tokens each (a tree longer than
     /// that gets a sequence of its own), keeping the order.
     public static func packInBatches(_ trees: [RolloutTree], weights: [[Float]], maxTokens: Int) -> [PackedSequence] {

@@ -186,28 +186,13 @@ public final class Trainer {
 
         // Score leaves.
         started = clock.now
-        var queries: [RewardQuery] = [], owners: [(tree: Int, node: Int)] = []
-        var correct = 0, responseTokens = 0
-        var lineTally = StepLineTally()
-        for (t, tree) in trees.enumerated() {
-            for leaf in tree.leaves {
-                let ids = tree.responseTokens(to: leaf)
-                responseTokens += ids.count
-                let text = tokenizer.decode(ids, skipSpecialTokens: true)
-                lineTally = lineTally + StepLineCheck.tally(text)
-                queries.append(RewardQuery(question: tree.question, response: text, reference: tree.reference))
-                owners.append((t, leaf))
-                if ExactMatchReward.isCorrect(response: text, reference: tree.reference) { correct += 1 }
-            }
-        }
-        let rewards = try reward.rewards(queries)
-        for (owner, r) in zip(owners, rewards) { trees[owner.tree][owner.node].reward = r }
-        m.leaves = queries.count
-        m.rewardMean = rewards.isEmpty ? 0 : rewards.reduce(0, +) / Double(rewards.count)
-        m.leafAccuracy = queries.isEmpty ? 0 : Double(correct) / Double(queries.count)
-        m.meanResponseTokens = queries.isEmpty ? 0 : Double(responseTokens) / Double(queries.count)
-        m.stepLines = lineTally.lines
-        m.stepLineSlips = lineTally.slips
+        let scores = try LeafScores.score(&trees, tokenizer: tokenizer, reward: reward)
+        m.leaves = scores.leaves
+        m.rewardMean = scores.rewards.isEmpty ? 0 : scores.rewards.reduce(0, +) / Double(scores.rewards.count)
+        m.leafAccuracy = scores.leaves == 0 ? 0 : Double(scores.correct) / Double(scores.leaves)
+        m.meanResponseTokens = scores.leaves == 0 ? 0 : Double(scores.responseTokens) / Double(scores.leaves)
+        m.stepLines = scores.lines.lines
+        m.stepLineSlips = scores.lines.slips
         m.tokensSampled = trees.reduce(0) { $0 + $1.stepTokenCount }
         tokensSampledTotal += m.tokensSampled
         m.tokensSampledTotal = tokensSampledTotal
@@ -233,15 +218,13 @@ public final class Trainer {
         }
 
         // Update on the trees that carry any loss.
-        let trained = trees.filter { TreePacking.lossTokenCount(of: $0) > 0 }
         m.learningRate = config.learningRate(step: s, tokensSampledBefore: tokensSampledTotal - m.tokensSampled,
                                              tokensSampledAfter: tokensSampledTotal)
         m.tokensPathExpanded = trees.reduce(0) { total, tree in
             total + tree.leaves.reduce(0) { $0 + tree.promptTokens.count + tree.responseTokens(to: $1).count }
         }
-        if !trained.isEmpty {
-            let weights = TreePacking.weights(trained, aggregation: config.aggregation)
-            let sequences = TreePacking.packInBatches(trained, weights: weights, maxTokens: config.microBatchTokens)
+        let sequences = TreePacking.lossSequences(trees, aggregation: config.aggregation, maxTokens: config.microBatchTokens)
+        if !sequences.isEmpty {
             m.tokensTrained = sequences.reduce(0) { $0 + $1.lossTokens.count }
             m.tokensPacked = sequences.reduce(0) { $0 + $1.count }
             let settings = PolicyLossSettings(epsLow: config.epsLow, epsHigh: config.epsHigh, beta: config.beta)

@@ -6,80 +6,31 @@ import Transformer
 
 /// The policy update of one sampled batch (docs/method.md "Loss"): old log-probabilities from the
 /// trainer's own forward, optional reference log-probabilities, then `ppoEpochs` optimiser
-/// updates, each accumulating the gradient of every packed micro-batch.
+/// updates, each accumulating the gradient of every packed micro-batch (`PolicyGradient`).
 final class PolicyUpdater {
-    let model: TransformerModel
-    let reference: TransformerModel?
-    let gradients: Parameters
+    let policyGradient: PolicyGradient
     let optimizer: AdamW
-    private var activations: Activations?
+
+    var model: TransformerModel { policyGradient.model }
+    var gradients: Parameters { policyGradient.gradients }
 
     init(model: TransformerModel, reference: TransformerModel?, optimizer: AdamW) {
-        self.model = model
-        self.reference = reference
+        policyGradient = PolicyGradient(model: model, reference: reference)
         self.optimizer = optimizer
-        gradients = model.parameters.zerosLike()
     }
 
     struct Result {
         var loss = 0.0, kl = 0.0, entropy = 0.0, clipFraction = 0.0, gradNorm = 0.0
     }
 
-    /// Buffers for a packed sequence of `n` tokens (grown, never shrunk).
-    private func activations(for n: Int) -> Activations {
-        if let a = activations, a.capacity >= n { return a }
-        let a = Activations(config: model.config, capacity: n, logitCapacity: n, keepsLayers: true)
-        activations = a
-        return a
-    }
-
-    /// Log-probabilities of the loss tokens of `sequence` under `network`.
-    private func logProbs(_ network: TransformerModel, _ sequence: PackedSequence, _ tokens: [LossToken]) throws -> [Float] {
-        let a = activations(for: sequence.count)
-        try network.forward(tokens: sequence.tokens, positions: sequence.positions, mask: try sequence.mask(), activations: a)
-        return PolicyLoss.logProbs(logits: a.logits, vocab: model.config.vocabSize, tokens: tokens)
-    }
-
     func update(_ sequences: [PackedSequence], settings: PolicyLossSettings, epochs: Int, maxGradNorm: Double,
                 learningRate: Double, step: Int) throws -> Result {
         // Old (and reference) log-probabilities, fixed for all epochs.
-        var lossTokens: [[LossToken]] = []
-        for s in sequences {
-            var tokens = s.lossTokens.map {
-                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
-            }
-            let old = try logProbs(model, s, tokens)
-            let ref = try reference.map { try logProbs($0, s, tokens) }
-            for i in tokens.indices {
-                tokens[i].oldLogProb = old[i]
-                tokens[i].refLogProb = ref?[i] ?? old[i]
-            }
-            lossTokens.append(tokens)
-        }
+        let lossTokens = try policyGradient.lossTokens(sequences)
         var result = Result()
-        let vocab = model.config.vocabSize
         for _ in 0..<epochs {
-            gradients.base.update(repeating: 0, count: gradients.count)
-            result = Result()
-            var weightSum = 0.0
-            for (s, tokens) in zip(sequences, lossTokens) {
-                let a = activations(for: s.count)
-                let mask = try s.mask()
-                try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a)
-                let stats = PolicyLoss.lossAndGradient(logits: a.logits, rows: s.count, vocab: vocab, tokens: tokens, settings: settings)
-                try model.backward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a, gradients: gradients)
-                let w = Double(tokens.count)
-                result.loss += stats.loss
-                result.kl += stats.klMean * w
-                result.entropy += stats.entropyMean * w
-                result.clipFraction += stats.clipFraction * w
-                weightSum += w
-            }
-            if weightSum > 0 {
-                result.kl /= weightSum
-                result.entropy /= weightSum
-                result.clipFraction /= weightSum
-            }
+            let summary = try policyGradient.accumulate(sequences, lossTokens: lossTokens, settings: settings)
+            result = Result(loss: summary.loss, kl: summary.kl, entropy: summary.entropy, clipFraction: summary.clipFraction)
             guard result.loss.isFinite else {
                 throw TrainingError("step \(step): the loss is \(result.loss); stopped before updating the weights")
             }

@@ -193,7 +193,7 @@ import ModelIO
 /// `--help` on the root and on every command prints the help on stdout and exits 0 (it once
 /// printed "Error: CommandError(...)": the root's run throws ArgumentParser's help request).
 @Suite struct HelpTests {
-    @Test(arguments: [[], ["import"], ["generate"], ["sample"], ["finetune"], ["eval"], ["compare"], ["export"], ["report"], ["bench"], ["bench", "train"]])
+    @Test(arguments: [[], ["import"], ["generate"], ["sample"], ["finetune"], ["eval"], ["compare"], ["export"], ["report"], ["bench"], ["bench", "train"], ["diagnose"], ["diagnose", "gradient-snr"]])
     func helpPrintsUsageAndExitsZero(command: [String]) throws {
         let o = try SampleCommandTests.run(command + ["--help"])
         #expect(o.status == 0, "\(command) --help exited \(o.status): \(o.stderr)")

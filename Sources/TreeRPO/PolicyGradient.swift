@@ -1,0 +1,124 @@
+import Foundation
+import Sampling
+import Tensors
+import Transformer
+
+/// The gradient of the policy loss (docs/method.md "Loss") over packed sequences at the model's
+/// current weights, accumulated into `gradients` over the micro-batches; the weights are never
+/// changed here. `PolicyUpdater` steps the optimiser with it; `GradientDiagnostic` only measures it.
+final class PolicyGradient {
+    let model: TransformerModel
+    /// The frozen starting model of the KL term; nil when beta is 0.
+    let reference: TransformerModel?
+    /// d loss / d parameters after `accumulate`, one Float per parameter.
+    let gradients: Parameters
+    private var activations: Activations?
+
+    /// The loss and its token statistics over one accumulation (kl, entropy and clip fraction are
+    /// means over the loss tokens of all sequences).
+    struct LossSummary {
+        var loss = 0.0, kl = 0.0, entropy = 0.0, clipFraction = 0.0
+    }
+
+    init(model: TransformerModel, reference: TransformerModel?) {
+        self.model = model
+        self.reference = reference
+        gradients = model.parameters.zerosLike()
+    }
+
+    /// Buffers for a packed sequence of `n` tokens (grown, never shrunk).
+    private func activations(for n: Int) -> Activations {
+        if let a = activations, a.capacity >= n { return a }
+        let a = Activations(config: model.config, capacity: n, logitCapacity: n, keepsLayers: true)
+        activations = a
+        return a
+    }
+
+    /// Log-probabilities of the loss tokens of `sequence` under `network`.
+    private func logProbs(_ network: TransformerModel, _ sequence: PackedSequence, _ tokens: [LossToken]) throws -> [Float] {
+        let a = activations(for: sequence.count)
+        try network.forward(tokens: sequence.tokens, positions: sequence.positions, mask: try sequence.mask(), activations: a)
+        return PolicyLoss.logProbs(logits: a.logits, vocab: model.config.vocabSize, tokens: tokens)
+    }
+
+    /// The loss tokens of each sequence, `[sequences][loss tokens]`, with their old
+    /// log-probabilities from this model's forward at the current weights (pi_old of the
+    /// importance ratio) and their reference log-probabilities (the old ones when there is no
+    /// reference model).
+    func lossTokens(_ sequences: [PackedSequence]) throws -> [[LossToken]] {
+        var out: [[LossToken]] = []
+        for s in sequences {
+            var tokens = s.lossTokens.map {
+                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
+            }
+            let old = try logProbs(model, s, tokens)
+            let ref = try reference.map { try logProbs($0, s, tokens) }
+            for i in tokens.indices {
+                tokens[i].oldLogProb = old[i]
+                tokens[i].refLogProb = ref?[i] ?? old[i]
+            }
+            out.append(tokens)
+        }
+        return out
+    }
+
+    /// Zeroes `gradients`, then adds the forward, loss and backward of every sequence:
+    /// afterwards `gradients` holds d loss / d parameters of the whole batch (each token's weight
+    /// already carries its share of the aggregated loss). No sequences: a zero gradient.
+    func accumulate(_ sequences: [PackedSequence], lossTokens: [[LossToken]], settings: PolicyLossSettings) throws -> LossSummary {
+        try accumulate(sequences, settings: settings) { i, _ in lossTokens[i] }
+    }
+
+    /// The gradient at the current weights, where pi_old is the current policy: every ratio is 1,
+    /// no clip acts, and with beta 0 it is the plain policy gradient -sum_t w_t A_t grad log pi(t).
+    /// pi_old is read from the logits of the forward that the backward uses, so it costs one
+    /// forward per sequence instead of two, and the ratio is exactly 1.
+    @discardableResult
+    func atCurrentWeights(_ sequences: [PackedSequence], settings: PolicyLossSettings) throws -> LossSummary {
+        precondition(reference == nil || settings.beta == 0,
+                     "PolicyGradient.atCurrentWeights reads no reference log-probabilities; use accumulate(_:lossTokens:settings:) with a KL term")
+        let vocab = model.config.vocabSize
+        return try accumulate(sequences, settings: settings) { i, logits in
+            var tokens = sequences[i].lossTokens.map {
+                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
+            }
+            let old = PolicyLoss.logProbs(logits: logits, vocab: vocab, tokens: tokens)
+            for k in tokens.indices {
+                tokens[k].oldLogProb = old[k]
+                tokens[k].refLogProb = old[k]
+            }
+            return tokens
+        }
+    }
+
+    /// The accumulation loop: forward of sequence i, its loss tokens from `lossTokens(i, logits)`
+    /// (the forward's logits, `[tokens, vocab]`, untouched until the loss overwrites them with
+    /// its gradient), the loss and the backward.
+    private func accumulate(_ sequences: [PackedSequence], settings: PolicyLossSettings,
+                            lossTokens: (Int, UnsafePointer<Float>) throws -> [LossToken]) throws -> LossSummary {
+        gradients.base.update(repeating: 0, count: gradients.count)
+        var summary = LossSummary()
+        var weightSum = 0.0
+        let vocab = model.config.vocabSize
+        for (i, s) in sequences.enumerated() {
+            let a = activations(for: s.count)
+            let mask = try s.mask()
+            try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a)
+            let tokens = try lossTokens(i, a.logits)
+            let stats = PolicyLoss.lossAndGradient(logits: a.logits, rows: s.count, vocab: vocab, tokens: tokens, settings: settings)
+            try model.backward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a, gradients: gradients)
+            let w = Double(tokens.count)
+            summary.loss += stats.loss
+            summary.kl += stats.klMean * w
+            summary.entropy += stats.entropyMean * w
+            summary.clipFraction += stats.clipFraction * w
+            weightSum += w
+        }
+        if weightSum > 0 {
+            summary.kl /= weightSum
+            summary.entropy /= weightSum
+            summary.clipFraction /= weightSum
+        }
+        return summary
+    }
+}
