@@ -32,6 +32,10 @@ struct Compare: ParsableCommand {
         func noise(_ e: EvaluationResult) -> String { e.pass1StandardError.map { String(format: " +-%.1f", 100 * $0) } ?? "" }
         func change(_ x: Double) -> String { String(format: "%+.1f", 100 * x) }
         let b = c.before, a = c.after
+        func answeredRow(_ b: EvaluationResult, _ a: EvaluationResult) -> [[String]] {
+            guard let x = b.answered, let y = a.answered else { return [] }  // results from before the field
+            return [["answered (marked answer)", pct(x), pct(y), change(y - x)]]
+        }
         print(Table.render(header: ["", "before", "after", "change (points)"], rows: [
             ["Pass@1", pct(b.pass1) + noise(b), pct(a.pass1) + noise(a),
              change(c.pass1Change) + String(format: " +-%.1f (95%%: %+.1f to %+.1f)", 100 * c.pass1ChangeStandardError,
@@ -40,7 +44,7 @@ struct Compare: ParsableCommand {
             ["maj@\(a.k)", pct(b.majK), pct(a.majK), change(a.majK - b.majK)],
             ["mean answer tokens", String(format: "%.1f", b.meanResponseTokens), String(format: "%.1f", a.meanResponseTokens),
              String(format: "%+.1f", a.meanResponseTokens - b.meanResponseTokens)],
-        ]))
+        ] + answeredRow(b, a)))
         print("\(a.questions) held-out questions x \(a.k) samples; +- is one standard error (beside Pass@1: that evaluation's sampling noise; on the change: paired over questions)")
     }
 }

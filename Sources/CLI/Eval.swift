@@ -61,7 +61,7 @@ struct Eval: ParsableCommand {
     @Option(help: "Random seed of the samples.")
     var seed: UInt64 = 0
 
-    @Flag(help: "Print one JSON object: pass@1, pass@k, maj@k, k, mean_response_tokens, questions, pass@1_stderr, correct_per_question (for `treerpo compare`).")
+    @Flag(help: "Print one JSON object: pass@1, pass@k, maj@k, k, mean_response_tokens, questions, pass@1_stderr, answered (share of samples with a marked final answer), correct_per_question (for `treerpo compare`).")
     var json = false
 
     @OptionGroup var runtime: RuntimeOptions
@@ -108,6 +108,7 @@ struct Eval: ParsableCommand {
             ["Pass@\(result.k)", String(format: "%.1f%%", result.passK * 100)],
             ["maj@\(result.k)", String(format: "%.1f%%", result.majK * 100)],
             ["mean answer tokens", String(format: "%.1f", result.meanResponseTokens)],
+            ["answered (a marked final answer)", String(format: "%.1f%%", (result.answered ?? 0) * 100)],
         ]))
     }
 }

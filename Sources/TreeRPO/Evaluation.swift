@@ -22,9 +22,14 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
     public var pass1StandardError: Double?
     /// Correct samples of each question, in order (for paired comparisons, `EvaluationComparison`).
     public var correctPerQuestion: [Int]?
+    /// Format compliance: the share of all samples that state a final answer the verifier can
+    /// read (`AnswerExtraction`: "The answer is x", `\boxed{x}` or `#### x`), right or wrong. A
+    /// model that rarely ends with a marked answer (SmolLM2 on arithmetic) scores near zero
+    /// however well it computes; this tells the two apart. nil in results written before it existed.
+    public var answered: Double?
 
     public init(pass1: Double, passK: Double, majK: Double, k: Int, meanResponseTokens: Double, questions: Int,
-                pass1StandardError: Double? = nil, correctPerQuestion: [Int]? = nil) {
+                pass1StandardError: Double? = nil, correctPerQuestion: [Int]? = nil, answered: Double? = nil) {
         self.pass1 = pass1
         self.passK = passK
         self.majK = majK
@@ -33,12 +38,14 @@ public struct EvaluationResult: Codable, Equatable, Sendable {
         self.questions = questions
         self.pass1StandardError = pass1StandardError
         self.correctPerQuestion = correctPerQuestion
+        self.answered = answered
     }
 
     enum CodingKeys: String, CodingKey {
         case pass1 = "pass@1", passK = "pass@k", majK = "maj@k", k
         case meanResponseTokens = "mean_response_tokens", questions
         case pass1StandardError = "pass@1_stderr", correctPerQuestion = "correct_per_question"
+        case answered
     }
 }
 
@@ -115,7 +122,6 @@ public enum Evaluation {
         let generator = Generator(model: model)
         let sampler = SamplerChain(temperature: options.temperature, topK: options.topK, topP: options.topP,
                                    greedy: options.temperature == 0)
-        var correct = [Int](repeating: 0, count: problems.count)
         var responses = [[String]](repeating: [], count: problems.count)
         var responseTokens = 0
         let prompts = try problems.map { try template.promptTokens(question: $0.question, tokenizer: tokenizer) }
@@ -131,25 +137,36 @@ public enum Evaluation {
             for ((q, _), out) in zip(chunk, outputs) {
                 let ids = out.tokens.map(\.id)
                 responseTokens += ids.count
-                let text = tokenizer.decode(ids, skipSpecialTokens: true)
-                responses[q].append(text)
-                if ExactMatchReward.isCorrect(response: text, reference: problems[q].reference) { correct[q] += 1 }
+                responses[q].append(tokenizer.decode(ids, skipSpecialTokens: true))
             }
         }
-        var majority = 0
-        for q in problems.indices {
-            if let answer = majorityAnswer(responses[q]),
-               NumberMatching.equivalent(answer, problems[q].reference) { majority += 1 }
+        return score(responses: responses, references: problems.map(\.reference), responseTokens: responseTokens)
+    }
+
+    /// Scores `responses[q]`, the k sampled answers to question q (the same k for every
+    /// question), against `references[q]`; `responseTokens` is their total length in tokens.
+    public static func score(responses: [[String]], references: [String], responseTokens: Int) -> EvaluationResult {
+        precondition(responses.count == references.count && !responses.isEmpty, "score: one list of responses per reference")
+        let k = responses[0].count
+        precondition(k >= 1 && responses.allSatisfy { $0.count == k }, "score: the same number of responses (at least 1) for every question")
+        var correct = [Int](repeating: 0, count: responses.count), answered = 0, majority = 0
+        for (q, answers) in responses.enumerated() {
+            for text in answers {
+                if ExactMatchReward.isCorrect(response: text, reference: references[q]) { correct[q] += 1 }
+                if AnswerExtraction.extract(from: text) != nil { answered += 1 }
+            }
+            if let answer = majorityAnswer(answers), NumberMatching.equivalent(answer, references[q]) { majority += 1 }
         }
-        let total = Double(problems.count)
+        let total = Double(responses.count)
         return EvaluationResult(
             pass1: Double(correct.reduce(0, +)) / (total * Double(k)),
             passK: correct.reduce(0.0) { $0 + passAtK(n: k, c: $1, k: k) } / total,
             majK: Double(majority) / total, k: k,
             meanResponseTokens: Double(responseTokens) / (total * Double(k)),
-            questions: problems.count,
+            questions: responses.count,
             pass1StandardError: pass1SamplingStandardError(correct: correct, k: k),
-            correctPerQuestion: correct)
+            correctPerQuestion: correct,
+            answered: Double(answered) / (total * Double(k)))
     }
 }
 

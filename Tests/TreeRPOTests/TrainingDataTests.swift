@@ -34,6 +34,22 @@ import Testing
         #expect(abs(Evaluation.passAtK(n: 10, c: 3, k: 4) - (1 - 35.0 / 210)) < 1e-12)
     }
 
+    /// Format compliance counts every sample that states a final answer, right or wrong, and
+    /// only those: 5 of 8 here (two questions x four samples, worked by hand).
+    @Test func answeredCountsMarkedAnswersRightOrWrong() {
+        let responses = [
+            ["The answer is 4.", "2 + 2 = 4", "\\boxed{5}", "#### 4"],    // 3 marked (2 right), 1 bare number
+            ["it is 9", "The answer is 9.", "The answer is 8", ""],      // 2 marked (1 right)
+        ]
+        let r = Evaluation.score(responses: responses, references: ["4", "9"], responseTokens: 40)
+        #expect(r.answered == 5.0 / 8)
+        #expect(r.pass1 == 3.0 / 8)
+        #expect(r.correctPerQuestion == [2, 1])
+        #expect(r.majK == 1.0)          // question 1: 4 has two votes against 5's one; question 2: 9 and 8 tie, 9 first
+        #expect(r.meanResponseTokens == 5)
+        #expect(r.passK == 1.0)
+    }
+
     @Test func majorityVotesOnNormalisedNumbers() {
         let votes = ["The answer is 4.", "The answer is 4.0.", "The answer is 5.", "no answer", "The answer is 5"]
         #expect(Evaluation.majorityAnswer(votes).map { NumberMatching.equivalent($0, "4") } == true)
