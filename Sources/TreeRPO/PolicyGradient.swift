@@ -44,13 +44,12 @@ final class PolicyGradient {
     /// The loss tokens of each sequence, `[sequences][loss tokens]`, with their old
     /// log-probabilities from this model's forward at the current weights (pi_old of the
     /// importance ratio) and their reference log-probabilities (the old ones when there is no
-    /// reference model).
+    /// reference model). A forward of its own: the trainer reads the same numbers from its first
+    /// epoch (`atCurrentWeights`); this stays as the check of that.
     func lossTokens(_ sequences: [PackedSequence]) throws -> [[LossToken]] {
         var out: [[LossToken]] = []
         for s in sequences {
-            var tokens = s.lossTokens.map {
-                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
-            }
+            var tokens = unscoredLossTokens(s)
             let old = try logProbs(model, s, tokens)
             let ref = try reference.map { try logProbs($0, s, tokens) }
             for i in tokens.indices {
@@ -75,19 +74,40 @@ final class PolicyGradient {
     /// forward per sequence instead of two, and the ratio is exactly 1.
     @discardableResult
     func atCurrentWeights(_ sequences: [PackedSequence], settings: PolicyLossSettings) throws -> LossSummary {
-        precondition(reference == nil || settings.beta == 0,
-                     "PolicyGradient.atCurrentWeights reads no reference log-probabilities; use accumulate(_:lossTokens:settings:) with a KL term")
+        try firstEpoch(sequences, settings: settings).summary
+    }
+
+    /// `atCurrentWeights`, which is also the first PPO epoch of an update (the weights have not
+    /// moved yet), returning with it the loss tokens, `[sequences][loss tokens]`, with the old
+    /// log-probabilities it read (bit-equal to `lossTokens(_:)`'s separate forward: the same
+    /// forward of the same weights) for the later epochs. With a reference model its
+    /// log-probabilities come from its own forward of every sequence first (it shares this
+    /// object's buffers, so the two forwards cannot interleave).
+    func firstEpoch(_ sequences: [PackedSequence], settings: PolicyLossSettings) throws
+        -> (summary: LossSummary, lossTokens: [[LossToken]]) {
+        let references = try reference.map { network in
+            try sequences.map { s in try logProbs(network, s, unscoredLossTokens(s)) }
+        }
+        var kept: [[LossToken]] = []
+        kept.reserveCapacity(sequences.count)
         let vocab = model.config.vocabSize
-        return try accumulate(sequences, settings: settings) { i, logits in
-            var tokens = sequences[i].lossTokens.map {
-                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
-            }
+        let summary = try accumulate(sequences, settings: settings) { i, logits in
+            var tokens = unscoredLossTokens(sequences[i])
             let old = PolicyLoss.logProbs(logits: logits, vocab: vocab, tokens: tokens)
             for k in tokens.indices {
                 tokens[k].oldLogProb = old[k]
-                tokens[k].refLogProb = old[k]
+                tokens[k].refLogProb = references?[i][k] ?? old[k]
             }
+            kept.append(tokens)
             return tokens
+        }
+        return (summary, kept)
+    }
+
+    /// The loss tokens of `sequence` with their old and reference log-probabilities still 0.
+    private func unscoredLossTokens(_ sequence: PackedSequence) -> [LossToken] {
+        sequence.lossTokens.map {
+            LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
         }
     }
 
