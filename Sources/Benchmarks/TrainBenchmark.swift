@@ -14,7 +14,10 @@ import Glibc
 ///
 /// A batch is `batch` sequences of `tokens` tokens with random ids. Every position but each
 /// sequence's last predicts the next token (beta 0, random advantages, old log-probs
-/// -log(vocab)), token-mean weights. Two ways to run it:
+/// -log(vocab)), token-mean weights; with `promptShare` p, the first round(p x tokens) rows of
+/// each sequence carry no loss, as a chat prompt's rows do. The forward computes logits for the
+/// loss rows only, as the trainer does (`LossRows`), or for every row with `allLogitRows` (the
+/// computation before issue 18, for comparison). Two ways to run it:
 ///   - `.sequences`: one forward/backward per sequence, gradients accumulated, one AdamW step
 ///     (attention costs batch x tokens^2);
 ///   - `.packed`: all sequences in one packed forward/backward with a block-diagonal causal mask
@@ -26,6 +29,8 @@ public enum TrainBenchmark {
     public struct Result: Codable, Sendable {
         public var layout: Layout
         public var batch: Int, tokens: Int, threads: Int
+        /// Share of each sequence's rows without loss, and the logits rows one step computes.
+        public var promptShare: Double, logitRowsPerStep: Int
         public var parameters: Int
         /// Median over the timed steps.
         public var tokensPerSecond: Double
@@ -72,9 +77,21 @@ public enum TrainBenchmark {
         return try ModelConfig(hf: HFConfig(data: Data(json.utf8), file: "tiny (built in)"), file: "tiny (built in)")
     }
 
+    /// The SmolLM2-135M shape (Llama, tied, `[49152, 576]` head) of `tools/bench_train.py`.
+    public static func smolLM2Config() throws -> ModelConfig {
+        let json = """
+        {"model_type": "llama", "vocab_size": 49152, "hidden_size": 576, "intermediate_size": 1536,
+         "num_hidden_layers": 30, "num_attention_heads": 9, "num_key_value_heads": 3,
+         "max_position_embeddings": 8192, "tie_word_embeddings": true, "rope_theta": 100000.0,
+         "rms_norm_eps": 1e-5}
+        """
+        return try ModelConfig(hf: HFConfig(data: Data(json.utf8), file: "smollm2 (built in)"), file: "smollm2 (built in)")
+    }
+
     /// `residentBeforeModel`: `currentResidentBytes()` taken before the model was loaded.
     public static func run(
-        model: TransformerModel, batch: Int, tokens: Int, steps: Int, layout: Layout, residentBeforeModel: Int = 0
+        model: TransformerModel, batch: Int, tokens: Int, steps: Int, layout: Layout, promptShare: Double = 0,
+        allLogitRows: Bool = false, residentBeforeModel: Int = 0
     ) throws -> Result {
         let c = model.config
         let rowsPerForward = layout == .packed ? batch * tokens : tokens
@@ -82,20 +99,25 @@ public enum TrainBenchmark {
             throw BenchmarkError("bench train: the token count must be in 2...\(c.maxPositions) (max_position_embeddings), got \(tokens)",
                                  setting: .benchmarkTokens)
         }
+        guard promptShare >= 0, promptShare < 1 else {
+            throw BenchmarkError("bench train: the prompt share must be in [0, 1), got \(promptShare)")
+        }
+        // Rows 0..<promptRows of each sequence carry no loss; at least its next-to-last does.
+        let promptRows = min(Int((promptShare * Double(tokens)).rounded()), tokens - 2)
         let acts = Activations(config: c, capacity: rowsPerForward, keepsLayers: true)
         let gradients = model.parameters.zerosLike()
         let optimizer = AdamW(parameters: model.parameters)
         var rng = SplitMix64(seed: 42)
         let sequences = (0..<batch).map { _ in (0..<tokens).map { _ in Int32(rng.int(in: 0...(c.vocabSize - 1))) } }
         let advantages = (0..<batch).map { _ in Float(rng.int(in: -1000...1000)) / 1000 }
-        let lossTokenCount = batch * (tokens - 1)
+        let lossTokenCount = batch * (tokens - 1 - promptRows)
         let old = -Float(Foundation.log(Double(c.vocabSize)))
 
         // The forwards of one step: (tokens, positions, mask, loss tokens).
         var forwards: [([Int32], [Int32], AttentionMask, [LossToken])] = []
         func lossTokens(_ seqs: [Int], rowOffset: (Int) -> Int) -> [LossToken] {
             seqs.flatMap { s in
-                (0..<(tokens - 1)).map { t in
+                (promptRows..<(tokens - 1)).map { t in
                     LossToken(row: Int32(rowOffset(s) + t), token: sequences[s][t + 1], advantage: advantages[s],
                               oldLogProb: old, weight: 1 / Float(lossTokenCount))
                 }
@@ -123,9 +145,17 @@ public enum TrainBenchmark {
                 phase[i] += Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             }
             for (ids, positions, mask, loss) in forwards {
-                try timed(0) { try model.forward(tokens: ids, positions: positions, mask: mask, activations: acts) }
+                let rows = LossRows(loss.map(\.row))
+                try timed(0) {
+                    if allLogitRows {
+                        try model.forward(tokens: ids, positions: positions, mask: mask, activations: acts)
+                    } else {
+                        try model.forward(tokens: ids, positions: positions, mask: mask, logitRows: rows.rows, activations: acts)
+                    }
+                }
                 timed(1) {
-                    _ = PolicyLoss.lossAndGradient(logits: acts.logits, rows: ids.count, vocab: c.vocabSize, tokens: loss,
+                    _ = PolicyLoss.lossAndGradient(logits: acts.logits, rows: allLogitRows ? ids.count : rows.rows.count,
+                                                   vocab: c.vocabSize, tokens: allLogitRows ? loss : rows.compact(loss),
                                                    settings: PolicyLossSettings())
                 }
                 try timed(2) { try model.backward(tokens: ids, positions: positions, mask: mask, activations: acts, gradients: gradients) }
@@ -142,6 +172,7 @@ public enum TrainBenchmark {
         let paramBytes = model.parameters.count * 4
         return Result(
             layout: layout, batch: batch, tokens: tokens, threads: Compute.threads,
+            promptShare: promptShare, logitRowsPerStep: allLogitRows ? batch * tokens : forwards.reduce(0) { $0 + LossRows($1.3.map(\.row)).rows.count },
             parameters: model.parameters.specs.reduce(0) { $0 + $1.count },
             tokensPerSecond: Double(batch * tokens) / totals[medianIndex], stepSeconds: totals,
             phaseSeconds: ["forward": median[0], "loss": median[1], "backward": median[2], "adamw": median[3]],

@@ -11,11 +11,20 @@ struct BenchTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Training-step tokens/s and peak memory (peer: tools/bench_train.py, PyTorch eager).",
-        discussion: "Without --model: a random Qwen2-shaped model of about 1.7M parameters."
+        discussion: "Without --model: a random model of --shape (tiny: Qwen2, about 1.7M parameters; smollm2: the SmolLM2-135M shape, 49,152 x 576 head)."
     )
 
     @Option(help: "Hugging Face model folder (config.json, model.safetensors).")
     var model: String?
+
+    @Option(help: "Shape of the random model when there is no --model: tiny or smollm2.")
+    var shape = "tiny"
+
+    @Option(help: "Share of each sequence's rows whose next token carries no loss (a prompt's), in [0, 1).")
+    var promptShare = 0.0
+
+    @Flag(help: "Compute logits for every row, as before issue 18 (default: only the rows with loss).")
+    var allLogitRows = false
 
     @Option(help: "Sequences per step.")
     var batch = 8
@@ -38,6 +47,8 @@ struct BenchTrain: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard tokens >= 2 else { throw ValidationError("--tokens must be at least 2, got \(tokens)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+        guard ["tiny", "smollm2"].contains(shape) else { throw ValidationError("--shape must be tiny or smollm2, got \(shape)") }
+        guard promptShare >= 0, promptShare < 1 else { throw ValidationError("--prompt-share must be in [0, 1), got \(promptShare)") }
         guard TrainBenchmark.Layout(rawValue: layout) != nil else {
             throw ValidationError("--layout must be sequences or packed, got \(layout)")
         }
@@ -47,9 +58,10 @@ struct BenchTrain: ParsableCommand {
         runtime.apply()
         let before = TrainBenchmark.currentResidentBytes()
         let m = try model.map { try TransformerModel(folder: URL(fileURLWithPath: $0)) }
-            ?? TrainBenchmark.randomModel(config: TrainBenchmark.tinyConfig())
+            ?? TrainBenchmark.randomModel(config: shape == "smollm2" ? TrainBenchmark.smolLM2Config() : TrainBenchmark.tinyConfig())
         let r = try TrainBenchmark.run(model: m, batch: batch, tokens: tokens, steps: steps,
-                                       layout: TrainBenchmark.Layout(rawValue: layout)!, residentBeforeModel: before)
+                                       layout: TrainBenchmark.Layout(rawValue: layout)!, promptShare: promptShare,
+                                       allLogitRows: allLogitRows, residentBeforeModel: before)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
@@ -58,7 +70,8 @@ struct BenchTrain: ParsableCommand {
         }
         let mib = { (b: Int) in String(format: "%.1f MiB", Double(b) / 1_048_576) }
         let accounted = r.accountedBytes.values.reduce(0, +)
-        print("treerpo bench train: \(model ?? "random tiny Qwen2"), \(r.parameters) parameters, batch \(batch) x \(tokens) (\(layout)), \(r.threads) thread(s), median of \(steps)")
+        print("treerpo bench train: \(model ?? (shape == "smollm2" ? "random SmolLM2-135M shape" : "random tiny Qwen2")), \(r.parameters) parameters, batch \(batch) x \(tokens) (\(layout)), \(r.threads) thread(s), median of \(steps)")
+        print("prompt share \(promptShare): logits for \(r.logitRowsPerStep) of \(batch * tokens) rows per step\(allLogitRows ? " (--all-logit-rows)" : "")")
         print(Table.render(
             header: ["measurement", "value"],
             rows: [["tokens/s", Table.number(r.tokensPerSecond)]]

@@ -30,6 +30,10 @@ public final class Activations {
     public let finalMean: UnsafeMutablePointer<Float>
     public let finalRstd: UnsafeMutablePointer<Float>
     public let logits: UnsafeMutablePointer<Float>
+    /// The sequence rows whose logits the last packed forward computed, in `logits` row order
+    /// (`TransformerModel.forward(tokens:positions:mask:logitRows:activations:)`); nil: every
+    /// row. Its backward reads them.
+    public internal(set) var logitRows: [Int32]?
     let sharedArena: BufferArena
     private let layerSlots: [Layer]
     /// Gradient buffers of `TransformerModel.backward`, made on its first call.

@@ -5,7 +5,8 @@ import Tensors
 ///
 /// - `forward(tokens:positions:mask:activations:)`: one packed token sequence with explicit
 ///   position ids and an `AttentionMask` (causal, several sequences side by side, or a packed
-///   tree), logits for every token. This is the pass a training step differentiates; with
+///   tree), logits for every token; with `logitRows:`, logits for those rows only (a training
+///   step's loss rows). This is the pass a training step differentiates; with
 ///   `Activations(keepsLayers: true)` it keeps what a backward pass needs.
 /// - `forward(_:cache:activations:)`: a `CachedBatch` of tokens appended to `KVCache` blocks
 ///   (a prefill of several prompts, or one decode step of many sequences), logits for the rows
@@ -47,13 +48,34 @@ public final class TransformerModel {
 
     /// Logits `[tokens, vocab]` into `activations.logits` for a packed sequence.
     public func forward(tokens: [Int32], positions: [Int32], mask: AttentionMask, activations a: Activations) throws {
+        try packedForward(tokens: tokens, positions: positions, mask: mask, logitRows: nil, activations: a)
+    }
+
+    /// Logits `[logitRows.count, vocab]` into `activations.logits` for a packed sequence: row i
+    /// holds the logits of sequence row `logitRows[i]` (ascending, distinct, in 0..<tokens).
+    /// A training step's loss reads only the rows that predict a trained token, so the others
+    /// (a prompt's rows) skip the final norm, the output head (for SmolLM2 a `[49152, 576]`
+    /// product per row) and, in the caller, the log-softmax. `backward` reads these rows from
+    /// `activations` and gives the other rows no gradient from the head, which is what the full
+    /// computation gives them when their logits' gradient is zero.
+    public func forward(tokens: [Int32], positions: [Int32], mask: AttentionMask, logitRows: [Int32],
+                        activations a: Activations) throws {
+        try packedForward(tokens: tokens, positions: positions, mask: mask, logitRows: logitRows, activations: a)
+    }
+
+    /// The packed forward; `logitRows` nil: logits for every row.
+    private func packedForward(tokens: [Int32], positions: [Int32], mask: AttentionMask, logitRows: [Int32]?,
+                               activations a: Activations) throws {
         let n = tokens.count
         guard positions.count == n, mask.count == n else {
             throw ModelError("expected \(n) position ids and a mask over \(n) tokens, found \(positions.count) and \(mask.count)")
         }
-        guard n <= a.capacity, n <= a.logitCapacity else {
-            throw ModelError("\(n) tokens exceed the activations' capacity (\(a.capacity) tokens, \(a.logitCapacity) logit rows)")
+        let r = logitRows?.count ?? n
+        guard n <= a.capacity, r <= a.logitCapacity else {
+            throw ModelError("\(n) tokens and \(r) logit rows exceed the activations' capacity (\(a.capacity) tokens, \(a.logitCapacity) logit rows)")
         }
+        if let logitRows { try Self.checkLogitRows(logitRows, tokens: n) }
+        a.logitRows = logitRows
         try tokens.withUnsafeBufferPointer { t in
             try positions.withUnsafeBufferPointer { p in
                 guard let t = t.baseAddress, let p = p.baseAddress else { return }
@@ -63,8 +85,24 @@ public final class TransformerModel {
                     Attention.forward(q: L.q, k: L.k, v: L.v, out: L.attn, lse: L.lse, shape: shape,
                                       mask: mask, scale: attentionScale)
                 }
-                runHead(rows: nil, count: n, activations: a)
+                if let logitRows {
+                    logitRows.withUnsafeBufferPointer { runHead(rows: $0.baseAddress, count: r, activations: a) }
+                } else {
+                    runHead(rows: nil, count: n, activations: a)
+                }
             }
+        }
+    }
+
+    /// Logit rows must be ascending and distinct rows of the sequence (the backward scatters
+    /// their gradient back in place, last row first, which needs rows[i] >= i).
+    static func checkLogitRows(_ rows: [Int32], tokens n: Int) throws {
+        var previous: Int32 = -1
+        for (i, row) in rows.enumerated() {
+            guard row > previous, Int(row) < n else {
+                throw ModelError("logit row \(row) at index \(i): expected ascending, distinct rows in 0..<\(n) (after \(previous))")
+            }
+            previous = row
         }
     }
 
@@ -78,6 +116,7 @@ public final class TransformerModel {
         guard cache.layers == config.layers, cache.rowSize == config.kvHeads * config.headDim else {
             throw ModelError("the KV cache was made for another model shape")
         }
+        a.logitRows = nil
         if n == 0 { return }
         try check(tokens: batch.tokens, positions: batch.positions, count: n)
         let kvd = cache.rowSize, scratch = cache.scratch
@@ -135,6 +174,7 @@ public final class TransformerModel {
         } else {
             a.finalIn.update(from: a.x, count: count * h)
         }
+        if count == 0 { return }
         norm(a.finalIn, weight: finalNorm, bias: finalNormBias, out: a.finalOut, mean: a.finalMean, rstd: a.finalRstd, rows: count)
         Linear.forward(a.finalOut, rows: count, inDim: h, weight: head, outDim: config.vocabSize, bias: nil, out: a.logits)
     }

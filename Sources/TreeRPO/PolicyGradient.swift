@@ -13,6 +13,9 @@ final class PolicyGradient {
     /// d loss / d parameters after `accumulate`, one Float per parameter.
     let gradients: Parameters
     private var activations: Activations?
+    /// Logits for every row of a sequence, as before issue 18, instead of its loss rows only
+    /// (`LossRows`); false in every real run, kept so that tests compare the two.
+    var logitsForEveryRow = false
 
     /// The loss and its token statistics over one accumulation (kl, entropy and clip fraction are
     /// means over the loss tokens of all sequences).
@@ -34,23 +37,25 @@ final class PolicyGradient {
         return a
     }
 
-    /// Log-probabilities of the loss tokens of `sequence` under `network`.
+    /// Log-probabilities of the loss tokens of `sequence` under `network` (logits of the loss
+    /// rows only).
     private func logProbs(_ network: TransformerModel, _ sequence: PackedSequence, _ tokens: [LossToken]) throws -> [Float] {
         let a = activations(for: sequence.count)
-        try network.forward(tokens: sequence.tokens, positions: sequence.positions, mask: try sequence.mask(), activations: a)
-        return PolicyLoss.logProbs(logits: a.logits, vocab: model.config.vocabSize, tokens: tokens)
+        let rows = logitsForEveryRow ? LossRows(every: sequence.count) : LossRows(tokens.map(\.row))
+        try network.forward(tokens: sequence.tokens, positions: sequence.positions, mask: try sequence.mask(),
+                            logitRows: rows.rows, activations: a)
+        return PolicyLoss.logProbs(logits: a.logits, vocab: model.config.vocabSize, tokens: rows.compact(tokens))
     }
 
     /// The loss tokens of each sequence, `[sequences][loss tokens]`, with their old
     /// log-probabilities from this model's forward at the current weights (pi_old of the
     /// importance ratio) and their reference log-probabilities (the old ones when there is no
-    /// reference model).
+    /// reference model). A forward of its own: the trainer reads the same numbers from its first
+    /// epoch (`atCurrentWeights`); this stays as the check of that.
     func lossTokens(_ sequences: [PackedSequence]) throws -> [[LossToken]] {
         var out: [[LossToken]] = []
         for s in sequences {
-            var tokens = s.lossTokens.map {
-                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
-            }
+            var tokens = unscoredLossTokens(s)
             let old = try logProbs(model, s, tokens)
             let ref = try reference.map { try logProbs($0, s, tokens) }
             for i in tokens.indices {
@@ -66,7 +71,7 @@ final class PolicyGradient {
     /// afterwards `gradients` holds d loss / d parameters of the whole batch (each token's weight
     /// already carries its share of the aggregated loss). No sequences: a zero gradient.
     func accumulate(_ sequences: [PackedSequence], lossTokens: [[LossToken]], settings: PolicyLossSettings) throws -> LossSummary {
-        try accumulate(sequences, settings: settings) { i, _ in lossTokens[i] }
+        try accumulate(sequences, settings: settings) { i, _, _ in lossTokens[i] }
     }
 
     /// The gradient at the current weights, where pi_old is the current policy: every ratio is 1,
@@ -75,27 +80,50 @@ final class PolicyGradient {
     /// forward per sequence instead of two, and the ratio is exactly 1.
     @discardableResult
     func atCurrentWeights(_ sequences: [PackedSequence], settings: PolicyLossSettings) throws -> LossSummary {
-        precondition(reference == nil || settings.beta == 0,
-                     "PolicyGradient.atCurrentWeights reads no reference log-probabilities; use accumulate(_:lossTokens:settings:) with a KL term")
+        try firstEpoch(sequences, settings: settings).summary
+    }
+
+    /// `atCurrentWeights`, which is also the first PPO epoch of an update (the weights have not
+    /// moved yet), returning with it the loss tokens, `[sequences][loss tokens]`, with the old
+    /// log-probabilities it read (bit-equal to `lossTokens(_:)`'s separate forward: the same
+    /// forward of the same weights) for the later epochs. With a reference model its
+    /// log-probabilities come from its own forward of every sequence first (it shares this
+    /// object's buffers, so the two forwards cannot interleave).
+    func firstEpoch(_ sequences: [PackedSequence], settings: PolicyLossSettings) throws
+        -> (summary: LossSummary, lossTokens: [[LossToken]]) {
+        let references = try reference.map { network in
+            try sequences.map { s in try logProbs(network, s, unscoredLossTokens(s)) }
+        }
+        var kept: [[LossToken]] = []
+        kept.reserveCapacity(sequences.count)
         let vocab = model.config.vocabSize
-        return try accumulate(sequences, settings: settings) { i, logits in
-            var tokens = sequences[i].lossTokens.map {
-                LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
-            }
-            let old = PolicyLoss.logProbs(logits: logits, vocab: vocab, tokens: tokens)
+        let summary = try accumulate(sequences, settings: settings) { i, logits, rows in
+            var tokens = unscoredLossTokens(sequences[i])
+            let old = PolicyLoss.logProbs(logits: logits, vocab: vocab, tokens: rows.compact(tokens))
             for k in tokens.indices {
                 tokens[k].oldLogProb = old[k]
-                tokens[k].refLogProb = old[k]
+                tokens[k].refLogProb = references?[i][k] ?? old[k]
             }
+            kept.append(tokens)
             return tokens
+        }
+        return (summary, kept)
+    }
+
+    /// The loss tokens of `sequence` with their old and reference log-probabilities still 0.
+    private func unscoredLossTokens(_ sequence: PackedSequence) -> [LossToken] {
+        sequence.lossTokens.map {
+            LossToken(row: $0.row, token: $0.token, advantage: $0.advantage, oldLogProb: 0, refLogProb: 0, weight: $0.weight)
         }
     }
 
-    /// The accumulation loop: forward of sequence i, its loss tokens from `lossTokens(i, logits)`
-    /// (the forward's logits, `[tokens, vocab]`, untouched until the loss overwrites them with
-    /// its gradient), the loss and the backward.
+    /// The accumulation loop: forward of sequence i, with logits for its loss rows only
+    /// (`LossRows`: the other rows' logits would get a zero gradient), its loss tokens from
+    /// `lossTokens(i, logits, rows)` (the forward's compact logits, `[rows.rows.count, vocab]`,
+    /// untouched until the loss overwrites them with its gradient; the tokens keep their
+    /// sequence rows), the loss and the backward.
     private func accumulate(_ sequences: [PackedSequence], settings: PolicyLossSettings,
-                            lossTokens: (Int, UnsafePointer<Float>) throws -> [LossToken]) throws -> LossSummary {
+                            lossTokens: (Int, UnsafePointer<Float>, LossRows) throws -> [LossToken]) throws -> LossSummary {
         gradients.base.update(repeating: 0, count: gradients.count)
         var summary = LossSummary()
         var weightSum = 0.0
@@ -103,9 +131,11 @@ final class PolicyGradient {
         for (i, s) in sequences.enumerated() {
             let a = activations(for: s.count)
             let mask = try s.mask()
-            try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a)
-            let tokens = try lossTokens(i, a.logits)
-            let stats = PolicyLoss.lossAndGradient(logits: a.logits, rows: s.count, vocab: vocab, tokens: tokens, settings: settings)
+            let rows = logitsForEveryRow ? LossRows(every: s.count) : LossRows(s.lossTokens.map(\.row))
+            try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, logitRows: rows.rows, activations: a)
+            let tokens = try lossTokens(i, a.logits, rows)
+            let stats = PolicyLoss.lossAndGradient(logits: a.logits, rows: rows.rows.count, vocab: vocab,
+                                                   tokens: rows.compact(tokens), settings: settings)
             try model.backward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a, gradients: gradients)
             let w = Double(tokens.count)
             summary.loss += stats.loss

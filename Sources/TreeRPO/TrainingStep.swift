@@ -4,15 +4,21 @@ import Tensors
 import Tokenization
 import Transformer
 
-/// The policy update of one sampled batch (docs/method.md "Loss"): old log-probabilities from the
-/// trainer's own forward, optional reference log-probabilities, then `ppoEpochs` optimiser
-/// updates, each accumulating the gradient of every packed micro-batch (`PolicyGradient`).
+/// The policy update of one sampled batch (docs/method.md "Loss"): `ppoEpochs` optimiser
+/// updates, each accumulating the gradient of every packed micro-batch (`PolicyGradient`). The
+/// old log-probabilities come from the first epoch's own forward (the weights have not moved
+/// yet) and are kept for the later epochs; reference log-probabilities, when there is a
+/// reference model, from its forward before that.
 final class PolicyUpdater {
     let policyGradient: PolicyGradient
     let optimizer: AdamW
 
     var model: TransformerModel { policyGradient.model }
     var gradients: Parameters { policyGradient.gradients }
+
+    /// The loss tokens of the last `update`, `[sequences][loss tokens]`, with the old and
+    /// reference log-probabilities every epoch used (kept for the tests).
+    private(set) var lastLossTokens: [[LossToken]] = []
 
     init(model: TransformerModel, reference: TransformerModel?, optimizer: AdamW) {
         policyGradient = PolicyGradient(model: model, reference: reference)
@@ -25,11 +31,17 @@ final class PolicyUpdater {
 
     func update(_ sequences: [PackedSequence], settings: PolicyLossSettings, epochs: Int, maxGradNorm: Double,
                 learningRate: Double, step: Int) throws -> Result {
-        // Old (and reference) log-probabilities, fixed for all epochs.
-        let lossTokens = try policyGradient.lossTokens(sequences)
         var result = Result()
-        for _ in 0..<epochs {
-            let summary = try policyGradient.accumulate(sequences, lossTokens: lossTokens, settings: settings)
+        var lossTokens: [[LossToken]] = []
+        for epoch in 0..<epochs {
+            let summary: PolicyGradient.LossSummary
+            if epoch == 0 {
+                // pi_old (and pi_ref) read here, then fixed for all epochs.
+                (summary, lossTokens) = try policyGradient.firstEpoch(sequences, settings: settings)
+                lastLossTokens = lossTokens
+            } else {
+                summary = try policyGradient.accumulate(sequences, lossTokens: lossTokens, settings: settings)
+            }
             result = Result(loss: summary.loss, kl: summary.kl, entropy: summary.entropy, clipFraction: summary.clipFraction)
             guard result.loss.isFinite else {
                 throw TrainingError("step \(step): the loss is \(result.loss); stopped before updating the weights")
