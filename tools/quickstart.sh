@@ -6,13 +6,13 @@
 # result as ONNX and safetensors, and prints a before/after table with the change of held-out
 # Pass@1 and its uncertainty. Outputs: ./treerpo-workspace/.
 #
-# The recipe (docs/experiments.md "The quickstart recipe on fresh questions"): TreeRPO with the default tree (depth 3,
-# branching 2, 16-token steps), 32 questions per step, answers up to 128 tokens, lr 1e-4
+# The recipe (docs/experiments.md "The quickstart recipe: 64 questions per step"): TreeRPO with the default tree (depth 3,
+# branching 2, 16-token steps), 64 questions per step, answers up to 128 tokens, lr 1e-4
 # constant, QUICKSTART_STEPS steps; held-out Pass@1 on 200 questions x 2 samples every 25 steps
 # for the curves. Before and after: QUICKSTART_EVAL_QUESTIONS held-out questions x 4 samples
 # (500 x 4: about 1 point of sampling noise per evaluation).
 #
-# QUICKSTART_STEPS (default 300) and QUICKSTART_EVAL_QUESTIONS (default 500) shorten it,
+# QUICKSTART_STEPS (default 150) and QUICKSTART_EVAL_QUESTIONS (default 500) shorten it,
 # QUICKSTART_SEED picks the run seed (default 0), QUICKSTART_THREADS the threads (default: all)
 # and QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
 set -euo pipefail
@@ -22,7 +22,7 @@ source tools/setup-system.sh
 swift build -c release ${QUICKSTART_SWIFT_FLAGS:-}
 bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
 ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
-steps=${QUICKSTART_STEPS:-300}
+steps=${QUICKSTART_STEPS:-150}
 questions=${QUICKSTART_EVAL_QUESTIONS:-500}
 seed=${QUICKSTART_SEED:-0}
 threads=()
@@ -48,9 +48,9 @@ echo "== eval before: $questions held-out questions x 4 samples =="
 evaluate before --base
 
 echo
-echo "== finetune: TreeRPO, $steps steps of 32 questions, lr 1e-4 (run $run) =="
+echo "== finetune: TreeRPO, $steps steps of 64 questions, lr 1e-4 (run $run) =="
 "$bin" finetune --workspace "$ws" --task arithmetic --run "$run" --seed "$seed" --preset treerpo \
-  --steps "$steps" --prompts-per-step 32 --lr 1e-4 --max-response-tokens 128 \
+  --steps "$steps" --prompts-per-step 64 --lr 1e-4 --max-response-tokens 128 \
   --eval-every 25 --eval-questions "$curve_questions" --eval-samples 2 \
   --checkpoint-every 100 --tree-dump-every 50 "${threads[@]}"
 

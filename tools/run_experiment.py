@@ -70,12 +70,12 @@ def main():
     ap.add_argument("--out", default="experiment", help="folder for the results (and the workspace)")
     ap.add_argument("--seeds", default="0,1,2,3,4", help="run seeds; each gives one TreeRPO and one GRPO run")
     ap.add_argument("--arms", default="treerpo,grpo", help="which arms to run now (the summary reads every finished run)")
-    ap.add_argument("--steps", type=int, default=300, help="TreeRPO steps; GRPO gets the tokens they sampled")
+    ap.add_argument("--steps", type=int, default=150, help="TreeRPO steps; GRPO gets the tokens they sampled")
     ap.add_argument("--treerpo-options", default="--preset treerpo --depth 3 --branching 2 --step-tokens 16",
                     help="TreeRPO method options (the quickstart's)")
     ap.add_argument("--grpo-preset", default="grpo-plain", choices=["grpo-plain", "grpo-filtered"])
     ap.add_argument("--grpo-options", default="--group-size 8", help="GRPO options besides the preset (8 leaves per question)")
-    ap.add_argument("--common", default="--prompts-per-step 32 --lr 1e-4 --max-response-tokens 128 --eval-every 25 "
+    ap.add_argument("--common", default="--prompts-per-step 64 --lr 1e-4 --max-response-tokens 128 --eval-every 25 "
                                         "--eval-questions 200 --eval-samples 2 --checkpoint-every 1000 --tree-dump-every 0",
                     help="options shared by both arms (the quickstart's)")
     ap.add_argument("--eval-questions", type=int, default=500)
