@@ -20,7 +20,9 @@ public struct PackedLossToken: Equatable, Sendable {
 }
 
 /// Several rollout trees packed side by side into one token sequence (docs/method.md "Loss"):
-/// each tree's prompt, then every node's step once, in node order. A token's predecessor is the
+/// each tree's prompt, then once, in node order, the step of every node that carries loss or
+/// has a descendant that does (`TreePacking.trainedNodes`); the other nodes' tokens would only
+/// be context for nodes that are not trained, so the forward and backward skip them. A token's predecessor is the
 /// token before it in its own step, the first token of a step follows its parent's last token
 /// (the prompt's last token for a first step), so the tree mask lets each token see exactly its
 /// root-to-leaf path and positions follow the path depth. The first token of every tree has no
@@ -41,8 +43,23 @@ public struct PackedSequence: Equatable, Sendable {
 }
 
 public enum TreePacking {
-    /// Packed length of a tree: its prompt plus every step once.
-    public static func length(of tree: RolloutTree) -> Int { tree.promptTokens.count + tree.stepTokenCount }
+    /// Packed length of a tree: its prompt plus the step of every node `trainedNodes` keeps.
+    public static func length(of tree: RolloutTree) -> Int {
+        let kept = trainedNodes(tree)
+        return tree.nodes.indices.reduce(tree.promptTokens.count) { $0 + (kept[$1] ? tree[$1].tokens.count : 0) }
+    }
+
+    /// `[nodes]`: whether node i carries an advantage or has a descendant that does, the nodes
+    /// whose tokens a packed sequence needs. A node without advantage and with no trained node
+    /// below it (a tied leaf, a subtree below a dropped group) changes no loss token's logits:
+    /// only its own descendants see it. Children come after their parent in node order.
+    public static func trainedNodes(_ tree: RolloutTree) -> [Bool] {
+        var kept = tree.nodes.map { $0.advantage != nil }
+        for i in tree.nodes.indices.reversed() where kept[i] {
+            if let parent = tree[i].parent { kept[parent] = true }
+        }
+        return kept
+    }
 
     /// Loss tokens of a tree: the tokens of every node with an advantage.
     public static func lossTokenCount(of tree: RolloutTree) -> Int {
@@ -86,8 +103,8 @@ public enum TreePacking {
     }
 
     /// Packs `trees` (indices `indices` of the caller's list, with their node weights) into one
-    /// sequence. Nodes without tokens are skipped; their children follow the nearest ancestor
-    /// that has tokens.
+    /// sequence. Nodes `trainedNodes` drops are left out; nodes without tokens are skipped and
+    /// their children follow the nearest ancestor that has tokens.
     public static func pack(_ trees: [RolloutTree], indices: [Int], weights: [[Float]]) -> PackedSequence {
         var out = PackedSequence()
         let total = indices.reduce(0) { $0 + length(of: trees[$1]) }
@@ -109,7 +126,8 @@ public enum TreePacking {
             // (the prompt's last token for the root).
             var lastRow = [Int](repeating: -1, count: tree.nodes.count)
             lastRow[RolloutTree.root] = previous
-            for i in tree.nodes.indices where i != RolloutTree.root {
+            let kept = trainedNodes(tree)
+            for i in tree.nodes.indices where i != RolloutTree.root && kept[i] {
                 let node = tree[i]
                 var row = lastRow[node.parent!]
                 let advantage = node.advantage.map(Float.init)

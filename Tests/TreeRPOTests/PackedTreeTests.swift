@@ -42,6 +42,27 @@ import Testing
         #expect(p.lossTokens.allSatisfy { $0.weight == 0.25 })
     }
 
+    /// Leaf b and leaf a2 carry no advantage and nothing below them does: their tokens would be
+    /// context for no trained token, so the sequence leaves them out (issue 18's waste).
+    /// rows: 0:1 1:2 | a: 2:10 3:11 | a1: 4:20.
+    @Test func untrainedSubtreesAreLeftOut() throws {
+        var t = Self.tree()
+        t[2].advantage = nil
+        t[4].advantage = nil
+        #expect(TreePacking.trainedNodes(t) == [true, true, false, true, false])
+        let p = TreePacking.pack([t], indices: [0], weights: TreePacking.weights([t], aggregation: .tokenMean))
+        #expect(p.tokens == [1, 2, 10, 11, 20])
+        #expect(p.predecessors == [-1, 0, 1, 2, 3])
+        #expect(p.positions == [0, 1, 2, 3, 4])
+        #expect(p.lossTokens.map(\.row) == [1, 2, 3])
+        #expect(p.lossTokens.map(\.token) == [10, 11, 20])
+        #expect(TreePacking.length(of: t) == 5)
+        // A trained tree's untrained nodes above a trained one stay as its context.
+        t[1].advantage = nil
+        #expect(TreePacking.trainedNodes(t) == [true, true, false, true, false])
+        #expect(TreePacking.pack([t], indices: [0], weights: TreePacking.weights([t], aggregation: .tokenMean)).tokens == [1, 2, 10, 11, 20])
+    }
+
     /// Paths: a1 = a(2) + a1(1) = 3 tokens, a2 = a(2) + a2(2) = 4, b = 1; P = 3.
     /// a: 1/(3*3) + 1/(3*4); a1: 1/9; a2: 1/12; b: 1/3.
     @Test func sequenceMeanWeightsAverageThePaths() {
