@@ -27,11 +27,13 @@ import Transformer
 public final class TreeSampler {
     public let model: TransformerModel
     /// What the last `sample` call did.
-    public private(set) var lastStats = TreeSamplingStats()
+    public internal(set) var lastStats = TreeSamplingStats()
     private var cache: KVCache?
     private var batch: CachedBatch?
     private var activations: Activations?
     private let candidates: Candidates
+    /// The samplers of `sampleInShards`, one per shard, kept so their buffers are reused.
+    var shardSamplers: [TreeSampler] = []
 
     public init(model: TransformerModel) {
         self.model = model
@@ -56,13 +58,27 @@ public final class TreeSampler {
 
     /// One tree per prompt. `memoryLimitBytes` (default `SystemMemory.defaultLimitBytes()`)
     /// bounds `memoryPlan(...).totalBytes`; a request over it is refused before allocating.
+    /// `workers` > 1 splits the prompts into that many contiguous shards sampled at once, each on
+    /// one thread with buffers of its own (`sampleInShards`).
     public func sample(
-        prompts: [[Int]], options: TreeSamplingOptions, streams: [UInt64]? = nil, memoryLimitBytes: Int? = nil
+        prompts: [[Int]], options: TreeSamplingOptions, streams: [UInt64]? = nil, memoryLimitBytes: Int? = nil,
+        workers: Int = 1
     ) throws -> [RolloutTree] {
-        let start = DispatchTime.now().uptimeNanoseconds
+        try checkRequest(prompts: prompts, options: options, streams: streams)
+        guard !prompts.isEmpty else { lastStats = TreeSamplingStats(); return [] }
+        if min(workers, prompts.count) > 1 {
+            return try sampleInShards(prompts: prompts, options: options, streams: streams,
+                                      memoryLimitBytes: memoryLimitBytes, workers: min(workers, prompts.count))
+        }
+        return try sampleBatch(prompts: prompts, options: options, streams: streams, memoryLimitBytes: memoryLimitBytes)
+    }
+
+    /// Throws unless the options are valid, every prompt holds at least one token id of the
+    /// vocabulary, prompt + response fit the model's positions, and there is one stream per prompt.
+    func checkRequest(prompts: [[Int]], options: TreeSamplingOptions, streams: [UInt64]?) throws {
         let config = model.config, vocab = config.vocabSize
         try options.validate()
-        guard !prompts.isEmpty else { lastStats = TreeSamplingStats(); return [] }
+        guard !prompts.isEmpty else { return }
         if let i = prompts.firstIndex(where: \.isEmpty) {
             throw TreeSamplingError("prompt \(i) is empty; a tree needs at least one prompt token")
         }
@@ -76,6 +92,15 @@ public final class TreeSampler {
         if let streams, streams.count != prompts.count {
             throw TreeSamplingError("expected one stream per prompt (\(prompts.count)), found \(streams.count)")
         }
+    }
+
+    /// All trees of `prompts` in one batch (the request already checked). `firstPrompt`: the
+    /// index of `prompts[0]` in the caller's list, for error messages.
+    func sampleBatch(
+        prompts: [[Int]], options: TreeSamplingOptions, streams: [UInt64]?, memoryLimitBytes: Int?, firstPrompt: Int = 0
+    ) throws -> [RolloutTree] {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let config = model.config, vocab = config.vocabSize
         let plan = Self.memoryPlan(config: config, promptLengths: prompts.map(\.count), options: options)
         try plan.check(limitBytes: memoryLimitBytes ?? SystemMemory.defaultLimitBytes())
         reserve(plan)
@@ -130,7 +155,7 @@ public final class TreeSampler {
             try model.forward(batch, cache: cache, activations: acts)
             if let bad = TransformerModel.firstNonFiniteRow(acts.logits, rows: rows.count, vocab: vocab) {
                 let tree = rows[bad].tree
-                throw model.nonFiniteLogitsError(context: prompts[tree], what: "while sampling the tree of prompt \(tree)")
+                throw model.nonFiniteLogitsError(context: prompts[tree], what: "while sampling the tree of prompt \(firstPrompt + tree)")
             }
             let forwardEnd = DispatchTime.now().uptimeNanoseconds
             if stats.forwards == 0 {

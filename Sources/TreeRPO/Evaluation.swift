@@ -1,5 +1,6 @@
 import Foundation
 import Sampling
+import Tensors
 import Tokenization
 import Transformer
 
@@ -112,30 +113,38 @@ public enum Evaluation {
 
     /// Samples `options.samples` answers to every problem and scores them. Question q's sample j
     /// draws from stream q * samples + j of `options.seed`, so results do not depend on the
-    /// batch size.
+    /// batch size. The batches of `options.batchSize` samples are dealt out to one worker per
+    /// thread (batch b to worker b mod threads, each with its own generator on single-threaded
+    /// kernels, `Compute.dataParallel`): a small model's batch is too short to split over cores.
     public static func run(model: TransformerModel, tokenizer: Tokenizer, problems: [Problem], template: PromptTemplate,
                            stopTokens: Set<Int>, options: EvaluationOptions) throws -> EvaluationResult {
         let k = options.samples
         guard !problems.isEmpty else {
             throw EvaluationError("expected at least one question to evaluate, found none")
         }
-        let generator = Generator(model: model)
         let sampler = SamplerChain(temperature: options.temperature, topK: options.topK, topP: options.topP,
                                    greedy: options.temperature == 0)
-        var responses = [[String]](repeating: [], count: problems.count)
-        var responseTokens = 0
         let prompts = try problems.map { try template.promptTokens(question: $0.question, tokenizer: tokenizer) }
         let jobs = problems.indices.flatMap { q in (0..<k).map { (q, $0) } }
-        var start = 0
-        while start < jobs.count {
-            let chunk = Array(jobs[start..<min(jobs.count, start + max(1, options.batchSize))])
-            start += chunk.count
-            let generation = GenerationOptions(maxNewTokens: options.maxResponseTokens, sampler: sampler,
-                                               seed: options.seed, stopTokens: stopTokens)
-            let outputs = try generator.generate(prompts: chunk.map { prompts[$0.0] }, options: generation,
+        let size = max(1, options.batchSize)
+        let batches = stride(from: 0, to: jobs.count, by: size).map { Array(jobs[$0..<min(jobs.count, $0 + size)]) }
+        let generation = GenerationOptions(maxNewTokens: options.maxResponseTokens, sampler: sampler,
+                                           seed: options.seed, stopTokens: stopTokens)
+        let workers = min(Compute.threads, batches.count)
+        let outputs = WorkerSlots<[[Int]]>(batches.count, initial: [])
+        try Compute.dataParallel(workers) { w in
+            let generator = Generator(model: model)
+            for b in stride(from: w, to: batches.count, by: max(1, workers)) {
+                let chunk = batches[b]
+                let out = try generator.generate(prompts: chunk.map { prompts[$0.0] }, options: generation,
                                                  streams: chunk.map { UInt64($0.0 * k + $0.1) })
-            for ((q, _), out) in zip(chunk, outputs) {
-                let ids = out.tokens.map(\.id)
+                outputs[b] = out.map { $0.tokens.map(\.id) }
+            }
+        }
+        var responses = [[String]](repeating: [], count: problems.count)
+        var responseTokens = 0
+        for (b, chunk) in batches.enumerated() {
+            for ((q, _), ids) in zip(chunk, outputs[b]) {
                 responseTokens += ids.count
                 responses[q].append(tokenizer.decode(ids, skipSpecialTokens: true))
             }

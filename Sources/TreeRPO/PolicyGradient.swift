@@ -12,7 +12,12 @@ final class PolicyGradient {
     let reference: TransformerModel?
     /// d loss / d parameters after `accumulate`, one Float per parameter.
     let gradients: Parameters
-    private var activations: Activations?
+    /// Threads `accumulate` deals the micro-batches out to (`Compute.dataParallel`); 1 runs them
+    /// one after another on multi-threaded kernels. The trainer sets its thread count.
+    var workers = 1
+    /// Per worker: activations and a gradient buffer (worker 0's is `gradients`; its
+    /// activations also serve the forwards without backward).
+    private var workerBuffers: [WorkerBuffers]
     /// Logits for every row of a sequence, as before issue 18, instead of its loss rows only
     /// (`LossRows`); false in every real run, kept so that tests compare the two.
     var logitsForEveryRow = false
@@ -27,20 +32,13 @@ final class PolicyGradient {
         self.model = model
         self.reference = reference
         gradients = model.parameters.zerosLike()
-    }
-
-    /// Buffers for a packed sequence of `n` tokens (grown, never shrunk).
-    private func activations(for n: Int) -> Activations {
-        if let a = activations, a.capacity >= n { return a }
-        let a = Activations(config: model.config, capacity: n, logitCapacity: n, keepsLayers: true)
-        activations = a
-        return a
+        workerBuffers = [WorkerBuffers(gradients: gradients)]
     }
 
     /// Log-probabilities of the loss tokens of `sequence` under `network` (logits of the loss
     /// rows only).
     private func logProbs(_ network: TransformerModel, _ sequence: PackedSequence, _ tokens: [LossToken]) throws -> [Float] {
-        let a = activations(for: sequence.count)
+        let a = workerBuffers[0].activations(for: sequence.count, config: model.config)
         let rows = logitsForEveryRow ? LossRows(every: sequence.count) : LossRows(tokens.map(\.row))
         try network.forward(tokens: sequence.tokens, positions: sequence.positions, mask: try sequence.mask(),
                             logitRows: rows.rows, activations: a)
@@ -71,7 +69,7 @@ final class PolicyGradient {
     /// afterwards `gradients` holds d loss / d parameters of the whole batch (each token's weight
     /// already carries its share of the aggregated loss). No sequences: a zero gradient.
     func accumulate(_ sequences: [PackedSequence], lossTokens: [[LossToken]], settings: PolicyLossSettings) throws -> LossSummary {
-        try accumulate(sequences, settings: settings) { i, _, _ in lossTokens[i] }
+        try accumulate(sequences, settings: settings) { i, _, _ in lossTokens[i] }.summary
     }
 
     /// The gradient at the current weights, where pi_old is the current policy: every ratio is 1,
@@ -94,20 +92,16 @@ final class PolicyGradient {
         let references = try reference.map { network in
             try sequences.map { s in try logProbs(network, s, unscoredLossTokens(s)) }
         }
-        var kept: [[LossToken]] = []
-        kept.reserveCapacity(sequences.count)
         let vocab = model.config.vocabSize
-        let summary = try accumulate(sequences, settings: settings) { i, logits, rows in
+        return try accumulate(sequences, settings: settings) { i, logits, rows in
             var tokens = unscoredLossTokens(sequences[i])
             let old = PolicyLoss.logProbs(logits: logits, vocab: vocab, tokens: rows.compact(tokens))
             for k in tokens.indices {
                 tokens[k].oldLogProb = old[k]
                 tokens[k].refLogProb = references?[i][k] ?? old[k]
             }
-            kept.append(tokens)
             return tokens
         }
-        return (summary, kept)
     }
 
     /// The loss tokens of `sequence` with their old and reference log-probabilities still 0.
@@ -121,34 +115,79 @@ final class PolicyGradient {
     /// (`LossRows`: the other rows' logits would get a zero gradient), its loss tokens from
     /// `lossTokens(i, logits, rows)` (the forward's compact logits, `[rows.rows.count, vocab]`,
     /// untouched until the loss overwrites them with its gradient; the tokens keep their
-    /// sequence rows), the loss and the backward.
+    /// sequence rows; called from several threads at once when `workers > 1`), the loss and the
+    /// backward. Returns the summary and each sequence's loss tokens.
+    ///
+    /// With `workers` w > 1 and at least 2w sequences they are dealt out in turn (sequence i to
+    /// worker i mod w),
+    /// each worker accumulating into its own gradient buffer with its own activations; the
+    /// buffers are then added in worker order and the statistics in sequence order, so a given
+    /// worker count always gives the same numbers. Different counts add the same terms in a
+    /// different order (differences of float rounding only).
     private func accumulate(_ sequences: [PackedSequence], settings: PolicyLossSettings,
-                            lossTokens: (Int, UnsafePointer<Float>, LossRows) throws -> [LossToken]) throws -> LossSummary {
-        gradients.base.update(repeating: 0, count: gradients.count)
+                            lossTokens: (Int, UnsafePointer<Float>, LossRows) throws -> [LossToken]) throws
+        -> (summary: LossSummary, lossTokens: [[LossToken]]) {
+        // Fewer than two sequences per worker: one at a time on all threads does better (a
+        // worker left with one sequence more than another idles its core for a whole one).
+        let w = sequences.count >= 2 * workers ? workers : 1
+        let results = WorkerSlots<(PolicyLossStats, [LossToken])?>(sequences.count, initial: nil)
+        let vocab = model.config.vocabSize
+        while workerBuffers.count < w { workerBuffers.append(WorkerBuffers(gradients: model.parameters.zerosLike())) }
+        try Compute.dataParallel(w) { k in
+            let buffers = workerBuffers[k]
+            buffers.gradients.base.update(repeating: 0, count: buffers.gradients.count)
+            for i in stride(from: k, to: sequences.count, by: max(1, w)) {
+                let s = sequences[i]
+                let a = buffers.activations(for: s.count, config: model.config)
+                let mask = try s.mask()
+                let rows = logitsForEveryRow ? LossRows(every: s.count) : LossRows(s.lossTokens.map(\.row))
+                try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, logitRows: rows.rows, activations: a)
+                let tokens = try lossTokens(i, a.logits, rows)
+                let stats = PolicyLoss.lossAndGradient(logits: a.logits, rows: rows.rows.count, vocab: vocab,
+                                                       tokens: rows.compact(tokens), settings: settings)
+                try model.backward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a, gradients: buffers.gradients)
+                results[i] = (stats, tokens)
+            }
+        }
+        for k in 1..<max(1, w) {
+            VectorMath.axpy(1, workerBuffers[k].gradients.base, gradients.base, gradients.count)
+        }
         var summary = LossSummary()
         var weightSum = 0.0
-        let vocab = model.config.vocabSize
-        for (i, s) in sequences.enumerated() {
-            let a = activations(for: s.count)
-            let mask = try s.mask()
-            let rows = logitsForEveryRow ? LossRows(every: s.count) : LossRows(s.lossTokens.map(\.row))
-            try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, logitRows: rows.rows, activations: a)
-            let tokens = try lossTokens(i, a.logits, rows)
-            let stats = PolicyLoss.lossAndGradient(logits: a.logits, rows: rows.rows.count, vocab: vocab,
-                                                   tokens: rows.compact(tokens), settings: settings)
-            try model.backward(tokens: s.tokens, positions: s.positions, mask: mask, activations: a, gradients: gradients)
+        var kept: [[LossToken]] = []
+        kept.reserveCapacity(sequences.count)
+        for i in sequences.indices {
+            let (stats, tokens) = results[i]!
             let w = Double(tokens.count)
             summary.loss += stats.loss
             summary.kl += stats.klMean * w
             summary.entropy += stats.entropyMean * w
             summary.clipFraction += stats.clipFraction * w
             weightSum += w
+            kept.append(tokens)
         }
         if weightSum > 0 {
             summary.kl /= weightSum
             summary.entropy /= weightSum
             summary.clipFraction /= weightSum
         }
-        return summary
+        return (summary, kept)
+    }
+}
+
+/// One `PolicyGradient` worker's buffers: activations grown to the longest sequence it has
+/// seen, and the gradient it accumulates.
+private final class WorkerBuffers {
+    let gradients: Parameters
+    private var held: Activations?
+
+    init(gradients: Parameters) { self.gradients = gradients }
+
+    /// Buffers for a packed sequence of `n` tokens (grown, never shrunk).
+    func activations(for n: Int, config: ModelConfig) -> Activations {
+        if let a = held, a.capacity >= n { return a }
+        let a = Activations(config: config, capacity: n, logitCapacity: n, keepsLayers: true)
+        held = a
+        return a
     }
 }

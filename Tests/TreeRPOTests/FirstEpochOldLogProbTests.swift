@@ -12,23 +12,6 @@ import Transformer
 /// so that the KL term acts): the old and reference log-probabilities the loss used are equal bit
 /// for bit, and so are the reported loss and the weights after the last epoch.
 @Suite struct FirstEpochOldLogProbTests {
-    /// Two trees of the bundled model's token ids, each its own 16-token micro-batch.
-    static func sequences() throws -> [PackedSequence] {
-        var tree = RolloutTree(question: "q", reference: "1", promptTokens: [5, 6, 7])
-        let a = tree.addChild(of: 0, tokens: [8, 9, 10], logProbs: [0, 0, 0], finishReason: .stepLength)
-        let b = tree.addChild(of: 0, tokens: [11, 12], logProbs: [0, 0], finishReason: .stepLength)
-        tree.addChild(of: a, tokens: [13, 14], logProbs: [0, 0], finishReason: .eos, reward: 1)
-        tree.addChild(of: a, tokens: [15], logProbs: [0], finishReason: .eos, reward: 0)
-        tree.addChild(of: b, tokens: [16, 17, 18], logProbs: [0, 0, 0], finishReason: .eos, reward: 0)
-        tree.addChild(of: b, tokens: [19], logProbs: [0], finishReason: .eos, reward: 1)
-        var trees = [tree, tree]
-        trees[1][3].reward = 0
-        try Advantages.compute(&trees, config: AdvantageConfig(tau: 0, pruneUniformTrees: false))
-        let sequences = TreePacking.lossSequences(trees, aggregation: .tokenMean, maxTokens: 16)
-        #expect(sequences.count == 2)
-        return sequences
-    }
-
     @Test(arguments: [1, 3], [false, true])
     func oldLogProbsOfTheFirstEpochEqualASeparateForward(epochs: Int, withReference: Bool) throws {
         let root = try BundledModel.temporaryFolder()
@@ -43,7 +26,7 @@ import Transformer
             reference = r.model
         }
         let settings = PolicyLossSettings(beta: withReference ? 0.1 : 0)
-        let sequences = try Self.sequences()
+        let sequences = try HandMadeTrees.sequences()
         let (lr, maxGradNorm) = (1e-2, 1.0)
 
         // The update as it was: a separate forward for pi_old (and pi_ref), then the epochs.

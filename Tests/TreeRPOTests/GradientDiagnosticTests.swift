@@ -149,19 +149,8 @@ final class TwoTokenSoftmaxPolicy: DiagnosedPolicy {
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let loaded = try WorkspaceModel.load(try BundledModel.workspace(in: root))
-        var tree = RolloutTree(question: "q", reference: "1", promptTokens: [5, 6, 7])
-        let a = tree.addChild(of: 0, tokens: [8, 9, 10], logProbs: [0, 0, 0], finishReason: .stepLength)
-        let b = tree.addChild(of: 0, tokens: [11, 12], logProbs: [0, 0], finishReason: .stepLength)
-        tree.addChild(of: a, tokens: [13, 14], logProbs: [0, 0], finishReason: .eos, reward: 1)
-        tree.addChild(of: a, tokens: [15], logProbs: [0], finishReason: .eos, reward: 0)
-        tree.addChild(of: b, tokens: [16, 17, 18], logProbs: [0, 0, 0], finishReason: .eos, reward: 0)
-        tree.addChild(of: b, tokens: [19], logProbs: [0], finishReason: .eos, reward: 1)
-        var trees = [tree, tree]
-        trees[1][3].reward = 0
-        try Advantages.compute(&trees, config: AdvantageConfig(tau: 0, pruneUniformTrees: false))
-        // 16-token micro-batches: each tree is its own sequence, so accumulation is exercised too.
-        let sequences = TreePacking.lossSequences(trees, aggregation: .tokenMean, maxTokens: 16)
-        #expect(sequences.count == 2)
+        // Two trees, each its own sequence, so accumulation is exercised too.
+        let sequences = try HandMadeTrees.sequences()
         let weights = BundledModel.bits(loaded.parameters)
 
         let trainers = PolicyGradient(model: loaded.model, reference: nil)
