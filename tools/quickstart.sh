@@ -19,7 +19,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source tools/setup-system.sh
 # QUICKSTART_SWIFT_FLAGS: extra build flags (tools/test.sh passes its own, to reuse its build).
-swift build -c release ${QUICKSTART_SWIFT_FLAGS:-}
+# Only the program: the fuzz target and the test support module would add a minute.
+swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --product treerpo
 bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
 ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
 steps=${QUICKSTART_STEPS:-150}
