@@ -48,6 +48,25 @@ public enum KernelBenchmark {
         }
     }
 
+    /// Memory read bandwidth at the current threads, GB/s: the median of `rounds` sums over
+    /// `megabytes` of floats (far larger than the caches), each thread summing its own part.
+    public static func memoryReadGBps(megabytes: Int = 256, rounds: Int = 5) -> Double {
+        let count = megabytes << 18
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { x.deallocate() }
+        x.initialize(repeating: 1, count: count)
+        let parts = WorkerSlots<Float>(Compute.threads, initial: 0)
+        let seconds = Stopwatch.median(rounds: rounds) {
+            Compute.parallelFor(Compute.threads) { range in
+                for t in range {
+                    let piece = Compute.chunkRange(t, of: Compute.threads, count: count)
+                    parts[t] = VectorMath.sum(x + piece.lowerBound, piece.count)
+                }
+            }
+        }
+        return Double(count * 4) / seconds / 1e9
+    }
+
     /// (m, n, k) of `A[m, k] · W[n, k]^T` as a decode step runs them: SmolLM2-135M's q/o, k/v,
     /// gate/up and down projections and its 49,152-row head at batch 1 and 16, Qwen2.5-0.5B's
     /// MLP and 151,936-row head at batch 16, the MLP up projection at 2 to 24 rows (a tree's

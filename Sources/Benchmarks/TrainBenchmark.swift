@@ -34,6 +34,12 @@ public enum TrainBenchmark {
         public var parameters: Int
         /// Median over the timed steps.
         public var tokensPerSecond: Double
+        /// Matrix-product FLOPs of one step's forwards and backwards (`StepFlops.training`), and
+        /// their rate over the median step (forward, loss, backward and AdamW).
+        public var flopsPerStep: Double, gflopsPerSecond: Double
+        /// The best OpenBLAS rate of `KernelBenchmark.gemm` measured in the same process at the
+        /// same threads (the caller fills it in; nil if it did not measure), GFLOP/s.
+        public var sgemmPeakGflops: Double?
         public var stepSeconds: [Double]
         /// Seconds of the median step spent in forward, loss, backward and AdamW.
         public var phaseSeconds: [String: Double]
@@ -170,11 +176,15 @@ public enum TrainBenchmark {
         let medianIndex = totals.indices.sorted { totals[$0] < totals[$1] }[totals.count / 2]
         let median = times[medianIndex]
         let paramBytes = model.parameters.count * 4
+        let logitRows = allLogitRows ? batch * tokens : forwards.reduce(0) { $0 + LossRows($1.3.map(\.row)).rows.count }
+        // Both layouts: every sequence attends causally within itself.
+        let flops = StepFlops.training(c, tokens: batch * tokens, logitRows: logitRows, pairs: batch * tokens * (tokens + 1) / 2)
         return Result(
             layout: layout, batch: batch, tokens: tokens, threads: Compute.threads,
-            promptShare: promptShare, logitRowsPerStep: allLogitRows ? batch * tokens : forwards.reduce(0) { $0 + LossRows($1.3.map(\.row)).rows.count },
+            promptShare: promptShare, logitRowsPerStep: logitRows,
             parameters: model.parameters.specs.reduce(0) { $0 + $1.count },
-            tokensPerSecond: Double(batch * tokens) / totals[medianIndex], stepSeconds: totals,
+            tokensPerSecond: Double(batch * tokens) / totals[medianIndex],
+            flopsPerStep: flops, gflopsPerSecond: flops / totals[medianIndex] / 1e9, sgemmPeakGflops: nil, stepSeconds: totals,
             phaseSeconds: ["forward": median[0], "loss": median[1], "backward": median[2], "adamw": median[3]],
             peakResidentBytes: peakResidentBytes(), residentBeforeModelBytes: residentBeforeModel,
             accountedBytes: ["parameters": paramBytes, "gradients": paramBytes, "moments": 2 * paramBytes,

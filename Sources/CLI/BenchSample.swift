@@ -72,6 +72,17 @@ struct BenchSample: ParsableCommand {
               + "(each leaf's last token is never fed): \(s.computesEachTokenOnce ? "yes" : "NO")")
         print(String(format: "tree (last run): decode %.2f s, of which forwards %.2f s and the sampler's own loop (draws, log-probs, bookkeeping, batch) %.2f s",
                      s.wallSeconds - s.prefillSeconds, s.decodeForwardSeconds, s.wallSeconds - s.prefillSeconds - s.decodeForwardSeconds))
+        // The roofline of each batch width, from this process's own sgemm peak and memory bandwidth.
+        let peak = KernelBenchmark.gemm(rounds: 3).map(\.openblasGflops).max() ?? 0
+        let bandwidth = KernelBenchmark.memoryReadGBps()
+        let roofline = DecodeRoofline.rows(s.decodeForwards, config: m.config, peakGflops: peak, bandwidthGBps: bandwidth)
+        print(String(format: "tree decode forwards (last run) against the roofline of their width: sgemm peak %.1f GFLOP/s, memory read %.1f GB/s (both measured now, \(Compute.threads) thread(s))", peak, bandwidth))
+        print(Table.render(
+            header: ["rows per forward", "forwards", "rows/s", "compute bound", "bandwidth bound", "share of roofline"],
+            rows: roofline.map { row in
+                ["\(row.rows.lowerBound)-\(row.rows.upperBound)", "\(row.forwards)", Table.number(row.measured), Table.number(row.computeBound),
+                 Table.number(row.bandwidthBound), String(format: "%.0f%%", 100 * row.shareOfRoofline)]
+            }))
         print("tree KV cache: \(s.kvSlotsUsed) slots used of \(s.plan?.kvSlots ?? 0) planned (\(MemoryPlan.format(s.plan?.kvBytes ?? 0)) worst case); "
               + "\(s.forwards) forwards, widest \(s.widestForward) rows")
     }

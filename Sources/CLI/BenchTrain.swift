@@ -59,9 +59,11 @@ struct BenchTrain: ParsableCommand {
         let before = TrainBenchmark.currentResidentBytes()
         let m = try model.map { try TransformerModel(folder: URL(fileURLWithPath: $0)) }
             ?? TrainBenchmark.randomModel(config: shape == "smollm2" ? TrainBenchmark.smolLM2Config() : TrainBenchmark.tinyConfig())
-        let r = try TrainBenchmark.run(model: m, batch: batch, tokens: tokens, steps: steps,
+        var r = try TrainBenchmark.run(model: m, batch: batch, tokens: tokens, steps: steps,
                                        layout: TrainBenchmark.Layout(rawValue: layout)!, promptShare: promptShare,
                                        allLogitRows: allLogitRows, residentBeforeModel: before)
+        // The ceiling, in this process at these threads: OpenBLAS's best rate over bench kernels' sizes.
+        r.sgemmPeakGflops = KernelBenchmark.gemm(rounds: 5).map(\.openblasGflops).max()
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys
@@ -74,7 +76,10 @@ struct BenchTrain: ParsableCommand {
         print("prompt share \(promptShare): logits for \(r.logitRowsPerStep) of \(batch * tokens) rows per step\(allLogitRows ? " (--all-logit-rows)" : "")")
         print(Table.render(
             header: ["measurement", "value"],
-            rows: [["tokens/s", Table.number(r.tokensPerSecond)]]
+            rows: [["tokens/s", Table.number(r.tokensPerSecond)],
+                   ["GFLOP/s (matrix products, from the shapes)", String(format: "%.1f", r.gflopsPerSecond)],
+                   ["sgemm peak GFLOP/s (bench kernels, this process)", String(format: "%.1f", r.sgemmPeakGflops ?? 0)],
+                   ["share of the sgemm peak", String(format: "%.0f%%", 100 * r.gflopsPerSecond / (r.sgemmPeakGflops ?? .infinity))]]
                 + ["forward", "loss", "backward", "adamw"].map { ["\($0) s", String(format: "%.3f", r.phaseSeconds[$0] ?? 0)] }
                 + [["peak resident", mib(r.peakResidentBytes)],
                    ["resident before the model", mib(r.residentBeforeModelBytes)],

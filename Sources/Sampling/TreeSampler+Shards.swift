@@ -48,6 +48,7 @@ extension TreeSampler {
             stats.kvSlotsUsed += s.kvSlotsUsed
             stats.prefillSeconds = max(stats.prefillSeconds, s.prefillSeconds)
             stats.decodeForwardSeconds += s.decodeForwardSeconds
+            stats.decodeForwards += s.decodeForwards
         }
         stats.plan = whole
         stats.wallSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9

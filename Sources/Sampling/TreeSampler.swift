@@ -161,7 +161,12 @@ public final class TreeSampler {
             if stats.forwards == 0 {
                 stats.prefillSeconds = Double(forwardEnd - start) / 1e9
             } else {
-                stats.decodeForwardSeconds += Double(forwardEnd - forwardStart) / 1e9
+                let seconds = Double(forwardEnd - forwardStart) / 1e9
+                stats.decodeForwardSeconds += seconds
+                // Each row attends to its own position and every one before it on its path.
+                var pairs = 0
+                for r in 0..<batch.count { pairs += Int(batch.positions[r]) + 1 }
+                stats.decodeForwards.append(DecodeForward(rows: batch.count, attentionPairs: pairs, seconds: seconds))
             }
             stats.forwards += 1
             stats.computedTokens += batch.count
@@ -237,6 +242,9 @@ public struct TreeSamplingStats: Sendable, Equatable {
     /// Seconds inside the forwards after the first; the rest of the decode time is the sampler's
     /// own: draws, log-probabilities, tree bookkeeping, batch assembly.
     public var decodeForwardSeconds = 0.0
+    /// Every forward after the first: its rows, visible (query, key) pairs and seconds, for the
+    /// benchmark's roofline by batch width.
+    public var decodeForwards: [DecodeForward] = []
 
     public init(trees: Int = 0, promptTokens: Int = 0) {
         self.trees = trees
@@ -249,4 +257,17 @@ public struct TreeSamplingStats: Sendable, Equatable {
 
     /// Share of the root-to-leaf path tokens that prefix sharing did not compute.
     public var shareSaved: Double { leafPathTokens == 0 ? 0 : 1 - Double(computedTokens) / Double(leafPathTokens) }
+}
+
+/// One decode forward of a sampling call (`TreeSamplingStats.decodeForwards`).
+public struct DecodeForward: Sendable, Equatable {
+    public var rows: Int
+    public var attentionPairs: Int
+    public var seconds: Double
+
+    public init(rows: Int, attentionPairs: Int, seconds: Double) {
+        self.rows = rows
+        self.attentionPairs = attentionPairs
+        self.seconds = seconds
+    }
 }
