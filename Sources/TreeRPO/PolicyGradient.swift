@@ -13,8 +13,20 @@ final class PolicyGradient {
     /// d loss / d parameters after `accumulate`, one Float per parameter.
     let gradients: Parameters
     /// Threads `accumulate` deals the micro-batches out to (`Compute.dataParallel`); 1 runs them
-    /// one after another on multi-threaded kernels. The trainer sets its thread count.
+    /// one after another on multi-threaded kernels. The trainer sets `workers(threads:parameters:)`.
     var workers = 1
+
+    /// Most parameters for which `workers(threads:parameters:)` gives one worker per thread.
+    static let dataParallelParameterLimit = 32_000_000
+
+    /// Workers for `accumulate` at `threads` threads: one per thread for a model of at most
+    /// `dataParallelParameterLimit` parameters, else one. Every extra worker holds a whole
+    /// gradient buffer and activations of its own (SmolLM2-135M: 540 MB and about 0.7 GB for one
+    /// 570-token sequence), and only a small model gains from it: its products are too small for
+    /// OpenBLAS's threads, where a 135M model's keep both threads busy (docs/speed.md).
+    static func workers(threads: Int, parameters: Int) -> Int {
+        parameters <= dataParallelParameterLimit ? max(1, threads) : 1
+    }
     /// Per worker: activations and a gradient buffer (worker 0's is `gradients`; its
     /// activations also serve the forwards without backward).
     private var workerBuffers: [WorkerBuffers]
@@ -136,9 +148,12 @@ final class PolicyGradient {
         try Compute.dataParallel(w) { k in
             let buffers = workerBuffers[k]
             buffers.gradients.base.update(repeating: 0, count: buffers.gradients.count)
-            for i in stride(from: k, to: sequences.count, by: max(1, w)) {
+            let mine = stride(from: k, to: sequences.count, by: max(1, w))
+            // Grown once to this worker's longest sequence: growing sequence by sequence would
+            // hold two sets of activations at once at every growth.
+            let a = buffers.activations(for: mine.map { sequences[$0].count }.max() ?? 1, config: model.config)
+            for i in mine {
                 let s = sequences[i]
-                let a = buffers.activations(for: s.count, config: model.config)
                 let mask = try s.mask()
                 let rows = logitsForEveryRow ? LossRows(every: s.count) : LossRows(s.lossTokens.map(\.row))
                 try model.forward(tokens: s.tokens, positions: s.positions, mask: mask, logitRows: rows.rows, activations: a)
@@ -183,9 +198,11 @@ private final class WorkerBuffers {
 
     init(gradients: Parameters) { self.gradients = gradients }
 
-    /// Buffers for a packed sequence of `n` tokens (grown, never shrunk).
+    /// Buffers for a packed sequence of `n` tokens (grown, never shrunk; the old ones are
+    /// released before the new are allocated, so a growth never holds both).
     func activations(for n: Int, config: ModelConfig) -> Activations {
         if let a = held, a.capacity >= n { return a }
+        held = nil
         let a = Activations(config: config, capacity: n, logitCapacity: n, keepsLayers: true)
         held = a
         return a

@@ -231,7 +231,7 @@ public final class Trainer {
             m.tokensTrained = sequences.reduce(0) { $0 + $1.lossTokens.count }
             m.tokensPacked = sequences.reduce(0) { $0 + $1.count }
             let settings = PolicyLossSettings(epsLow: config.epsLow, epsHigh: config.epsHigh, beta: config.beta)
-            updater.policyGradient.workers = Compute.threads
+            updater.policyGradient.workers = PolicyGradient.workers(threads: Compute.threads, parameters: updater.model.parameters.count)
             let r = try updater.update(sequences, settings: settings, epochs: config.ppoEpochs, maxGradNorm: config.maxGradNorm,
                                        learningRate: m.learningRate, step: s)
             m.loss = r.loss

@@ -59,7 +59,10 @@ enum TrainerCheckpoint {
     private static func entries(_ parameters: Parameters, prefix: String = "",
                                 _ pointer: (Int) -> UnsafePointer<Float>) throws -> [SafeTensorsWriter.Entry] {
         try parameters.entries.map { e in
-            let data = Data(bytes: pointer(e.offset), count: e.spec.count * MemoryLayout<Float>.size)
+            // No copy: a copy of the moments alone would add 1 GB to a 135M model's peak memory.
+            // The Data borrows the live buffers and is written before `save` returns.
+            let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: pointer(e.offset)),
+                            count: e.spec.count * MemoryLayout<Float>.size, deallocator: .none)
             return try SafeTensorsWriter.Entry(name: prefix + e.spec.name, dtype: .f32, shape: e.spec.shape, data: data)
         }
     }

@@ -39,6 +39,19 @@ import Transformer
                 "two runs on two workers differ: the reduction order is not fixed")
     }
 
+    /// The update runs one worker per thread for a small model only: the bundled model's
+    /// micro-batches are dealt out, a SmolLM2-135M-sized model's run on one worker, whose extra
+    /// gradient buffer and activations would cost about 1.2 GB (docs/speed.md, "Memory").
+    @Test func onlyASmallModelUpdatesOnOneWorkerPerThread() throws {
+        let root = try BundledModel.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let loaded = try WorkspaceModel.load(try BundledModel.workspace(in: root))
+        let bundled = loaded.model.parameters.count
+        #expect(PolicyGradient.workers(threads: 2, parameters: bundled) == 2, "the bundled model (\(bundled) parameters) updates on one worker")
+        #expect(PolicyGradient.workers(threads: 1, parameters: bundled) == 1)
+        #expect(PolicyGradient.workers(threads: 2, parameters: 134_515_008) == 1, "SmolLM2-135M's update runs on two workers")
+    }
+
     /// Tree sampling in two shards returns, tree for tree, what sampling each shard's prompts
     /// alone on one thread returns (same streams), with the shards' statistics added; and the
     /// trees carry the tokens one batch of all prompts draws.
