@@ -206,12 +206,17 @@ def summarise(args, base):
              f"Base model: Pass@1 {100 * base['pass@1']:.1f}% (+-{100 * base['pass@1_stderr']:.1f} sampling noise), "
              f"Pass@{k} {100 * base['pass@k']:.1f}%, maj@{k} {100 * base['maj@k']:.1f}%, {base['mean_response_tokens']:.1f} answer tokens.",
              "",
-             f"| run | method | steps | sampled tokens | Pass@1 | gain over base (+-1 s.e.) | Pass@{k} | maj@{k} | answer tokens | wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             f"| run | method | steps | sampled tokens | trained tokens | packed tokens | Pass@1 | gain over base (+-1 s.e.) | "
+             f"Pass@{k} | maj@{k} | answer tokens | sampling s | training s | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        lines.append(f"| {r['run']} | {method[r['arm']]} | {r['steps']} | {r['sampled_tokens']:,} | {100 * r['pass@1']:.1f}% | "
+        # Packed tokens (what the update's forward and backward process) from the kept metrics.
+        metrics = [json.loads(line) for line in open(os.path.join(runs_dir, r["run"], "metrics.jsonl")) if line.strip()]
+        r["tokens_packed"] = sum(m.get("tokens_packed", 0) for m in metrics)
+        lines.append(f"| {r['run']} | {method[r['arm']]} | {r['steps']} | {r['sampled_tokens']:,} | {r['tokens_trained']:,} | "
+                     f"{r['tokens_packed']:,} | {100 * r['pass@1']:.1f}% | "
                      f"{100 * r['gain']:+.1f} +-{100 * r['gain_stderr']:.1f} | {100 * r['pass@k']:.1f}% | {100 * r['maj@k']:.1f}% | "
-                     f"{r['mean_response_tokens']:.1f} | {r['wall_seconds']:.0f} |")
+                     f"{r['mean_response_tokens']:.1f} | {r['seconds_sampling']:.0f} | {r['seconds_training']:.0f} | {r['wall_seconds']:.0f} |")
     lines += ["", "Per arm, over seeds (mean, standard deviation, 95% t interval of the mean):", "",
               "| arm | seeds | " + " | ".join(label for _, label, _ in METRICS) + " | gain over base |",
               "|---|---|" + "---|" * (len(METRICS) + 1)]
