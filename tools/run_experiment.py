@@ -242,6 +242,21 @@ def summarise(args, base):
                 paired[key] = dict(mean=m, sd=sd, ci95=half, seeds=common, values=d)
                 unit = " points" if scale == 100 else " tokens"
                 lines.append(f"| {label} | {m:+.1f}{unit} | " + (f"{sd:.1f} | {m - half:+.1f} to {m + half:+.1f} |" if sd is not None else "- | - |"))
+            # The interval over seeds holds the questions fixed: every run is scored on the same
+            # ones, so their noise is common to all differences. Over questions instead: each
+            # question's Pass@1 difference averaged over the seeds, and its standard error.
+            evals = [(os.path.join(args.out, f"eval-treerpo-s{s}.json"), os.path.join(args.out, f"eval-grpo-s{s}.json")) for s in common]
+            if all(os.path.exists(a) and os.path.exists(b) for a, b in evals):
+                per_seed = []
+                for a, b in evals:
+                    t, g = json.load(open(a)), json.load(open(b))
+                    per_seed.append([(x - y) / t["k"] for x, y in zip(t["correct_per_question"], g["correct_per_question"])])
+                per_question = [100 * sum(d) / len(d) for d in zip(*per_seed)]
+                m = statistics.mean(per_question)
+                se = statistics.stdev(per_question) / math.sqrt(len(per_question))
+                paired["pass@1_over_questions"] = dict(mean=m, stderr=se, questions=len(per_question))
+                lines += ["", f"Pass@1 difference over the {len(per_question)} questions (each question's difference averaged over the "
+                              f"seeds): {m:+.1f} points, standard error {se:.1f}, 95% interval {m - 1.96 * se:+.1f} to {m + 1.96 * se:+.1f}."]
     text = "\n".join(lines)
     print(text)
     open(os.path.join(args.out, "results.md"), "w").write(text + "\n")
