@@ -21,6 +21,13 @@ Usage (after `swift build -c release`):
         [--seeds 0,1,2,3,4] [--jobs 2] [--threads 1] [--grpo-preset grpo-plain]
 Finished runs (OUT/runs/NAME/result.json) are kept, so the script can be stopped and rerun, or
 rerun with more seeds. Only the Python standard library is needed.
+
+Another model and task (the SmolLM2 experiment of docs/experiments.md): --model takes anything
+`treerpo import` does (a GGUF too), --data a JSONL training file instead of the built-in task,
+--eval-data the held-out JSONL and --eval-options how to sample it, for example
+    python3 tools/run_experiment.py --treerpo .build/release/treerpo --out OUT --model SmolLM2.gguf \
+        --data sums/finetune.jsonl --eval-data sums/held-out.jsonl --eval-questions 100 \
+        --eval-options "--temperature 0.7 --max-response-tokens 48" --treerpo-options "..." --common "..."
 """
 import argparse
 import json
@@ -66,7 +73,11 @@ def interval(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--treerpo", required=True, help="path of the treerpo binary")
-    ap.add_argument("--model", default=None, help="ONNX model to start from (default: the first models/*/model.onnx)")
+    ap.add_argument("--model", default=None, help="model to import and start from (default: the first models/*/model.onnx)")
+    ap.add_argument("--data", default=None, help="JSONL training questions (default: the built-in arithmetic task)")
+    ap.add_argument("--eval-data", default="arithmetic", help="held-out JSONL for the final evaluation (default: the built-in task's)")
+    ap.add_argument("--eval-options", default="--max-response-tokens 128",
+                    help="sampling options of the final evaluation (default: the quickstart's, temperature 1)")
     ap.add_argument("--out", default="experiment", help="folder for the results (and the workspace)")
     ap.add_argument("--seeds", default="0,1,2,3,4", help="run seeds; each gives one TreeRPO and one GRPO run")
     ap.add_argument("--arms", default="treerpo,grpo", help="which arms to run now (the summary reads every finished run)")
@@ -98,8 +109,8 @@ def main():
     def evaluate(tag, which):
         path = os.path.join(args.out, f"eval-{tag}.json")
         if not os.path.exists(path):
-            out = sh([args.treerpo, "eval", "--workspace", ws, "--data", "arithmetic", "--questions", str(args.eval_questions),
-                      "--samples", str(args.eval_samples), "--seed", "1", "--max-response-tokens", "128", "--json"] + which + threads,
+            out = sh([args.treerpo, "eval", "--workspace", ws, "--data", args.eval_data, "--questions", str(args.eval_questions),
+                      "--samples", str(args.eval_samples), "--seed", "1", "--json"] + args.eval_options.split() + which + threads,
                      capture_output=True, text=True).stdout
             with open(path + ".tmp", "w") as f:
                 f.write(out)
@@ -118,7 +129,8 @@ def main():
             shutil.rmtree(run_dir)
         limit = ["--steps", "100000", "--max-sampled-tokens", str(budget)] if budget else ["--steps", str(args.steps)]
         start = time.time()
-        sh([args.treerpo, "finetune", "--workspace", ws, "--task", "arithmetic", "--run", name, "--seed", str(seed), "--json"]
+        data = ["--data", args.data] if args.data else ["--task", "arithmetic"]
+        sh([args.treerpo, "finetune", "--workspace", ws] + data + ["--run", name, "--seed", str(seed), "--json"]
            + limit + args.common.split() + options + threads, stdout=subprocess.DEVNULL)
         wall = time.time() - start
         after_path = evaluate(name, ["--checkpoint", name])
@@ -129,8 +141,9 @@ def main():
         r = {
             "run": name, "arm": name.rsplit("-s", 1)[0], "seed": seed, "steps": len(metrics),
             "sampled_tokens": metrics[-1]["tokens_sampled_total"], "tokens_trained": sum(m["tokens_trained"] for m in metrics),
+            "tokens_packed": sum(m.get("tokens_packed", 0) for m in metrics),
             "pass@1": ev["pass@1"], "pass@1_stderr": ev.get("pass@1_stderr"), "pass@k": ev["pass@k"], "k": ev["k"],
-            "maj@k": ev["maj@k"], "mean_response_tokens": ev["mean_response_tokens"],
+            "maj@k": ev["maj@k"], "mean_response_tokens": ev["mean_response_tokens"], "answered": ev.get("answered"),
             "gain": comparison["pass1Change"], "gain_stderr": comparison["pass1ChangeStandardError"],
             "wall_seconds": wall, "seconds_sampling": sum(m["seconds_sampling"] for m in metrics),
             "seconds_training": sum(m["seconds_training"] for m in metrics),
@@ -202,29 +215,33 @@ def summarise(args, base):
         else:
             method[arm] = "TreeRPO"
     k = base["k"]
-    lines = [f"Held-out: the first {base['questions']} held-out questions x {k} samples at temperature 1 (sample seed 1). "
+    # Format compliance (the share of answers the verifier can read) where every run has it.
+    metrics_shown = METRICS + ([("answered", "answered", 100)] if results and all(r.get("answered") is not None for r in results) else [])
+    held_out = "held-out questions" if args.eval_data == "arithmetic" else f"questions of {os.path.basename(args.eval_data)}"
+    lines = [f"Held-out: the first {base['questions']} {held_out} x {k} samples, eval options `{args.eval_options}` (sample seed 1). "
              f"Base model: Pass@1 {100 * base['pass@1']:.1f}% (+-{100 * base['pass@1_stderr']:.1f} sampling noise), "
-             f"Pass@{k} {100 * base['pass@k']:.1f}%, maj@{k} {100 * base['maj@k']:.1f}%, {base['mean_response_tokens']:.1f} answer tokens.",
+             f"Pass@{k} {100 * base['pass@k']:.1f}%, maj@{k} {100 * base['maj@k']:.1f}%, {base['mean_response_tokens']:.1f} answer tokens"
+             + (f", {100 * base['answered']:.1f}% answered." if "answered" in base else "."),
              "",
              f"| run | method | steps | sampled tokens | trained tokens | packed tokens | Pass@1 | gain over base (+-1 s.e.) | "
              f"Pass@{k} | maj@{k} | answer tokens | sampling s | training s | wall s |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
-        # Packed tokens (what the update's forward and backward process) from the kept metrics.
-        metrics = [json.loads(line) for line in open(os.path.join(runs_dir, r["run"], "metrics.jsonl")) if line.strip()]
-        r["tokens_packed"] = sum(m.get("tokens_packed", 0) for m in metrics)
+        if "tokens_packed" not in r:  # results written before run_one stored it: from the kept metrics
+            metrics = [json.loads(line) for line in open(os.path.join(runs_dir, r["run"], "metrics.jsonl")) if line.strip()]
+            r["tokens_packed"] = sum(m.get("tokens_packed", 0) for m in metrics)
         lines.append(f"| {r['run']} | {method[r['arm']]} | {r['steps']} | {r['sampled_tokens']:,} | {r['tokens_trained']:,} | "
                      f"{r['tokens_packed']:,} | {100 * r['pass@1']:.1f}% | "
                      f"{100 * r['gain']:+.1f} +-{100 * r['gain_stderr']:.1f} | {100 * r['pass@k']:.1f}% | {100 * r['maj@k']:.1f}% | "
                      f"{r['mean_response_tokens']:.1f} | {r['seconds_sampling']:.0f} | {r['seconds_training']:.0f} | {r['wall_seconds']:.0f} |")
     lines += ["", "Per arm, over seeds (mean, standard deviation, 95% t interval of the mean):", "",
-              "| arm | seeds | " + " | ".join(label for _, label, _ in METRICS) + " | gain over base |",
-              "|---|---|" + "---|" * (len(METRICS) + 1)]
+              "| arm | seeds | " + " | ".join(label for _, label, _ in metrics_shown) + " | gain over base |",
+              "|---|---|" + "---|" * (len(metrics_shown) + 1)]
     summary = {}
     for arm, runs in sorted(by_arm.items()):
         cells = []
         summary[arm] = {}
-        for key, _, scale in METRICS + [("gain", "gain", 100)]:
+        for key, _, scale in metrics_shown + [("gain", "gain", 100)]:
             m, sd, half = interval([scale * r[key] for r in runs.values()])
             summary[arm][key] = dict(mean=m, sd=sd, ci95=half)
             cells.append(f"{m:.1f}" + (f" (sd {sd:.1f}, +-{half:.1f})" if sd is not None else ""))
@@ -236,7 +253,7 @@ def summarise(args, base):
             lines += ["", f"Paired difference TreeRPO - {method['grpo']} over seeds {','.join(map(str, common))} "
                           "(equal sampled tokens per pair; mean, standard deviation, 95% t interval):", "",
                       "| metric | mean difference | sd | 95% interval |", "|---|---|---|---|"]
-            for key, label, scale in METRICS:
+            for key, label, scale in metrics_shown:
                 d = [scale * (by_arm["treerpo"][s][key] - by_arm["grpo"][s][key]) for s in common]
                 m, sd, half = interval(d)
                 paired[key] = dict(mean=m, sd=sd, ci95=half, seeds=common, values=d)

@@ -41,7 +41,8 @@ import Transformer
 
     /// The update runs one worker per thread for a small model only: the bundled model's
     /// micro-batches are dealt out, a SmolLM2-135M-sized model's run on one worker, whose extra
-    /// gradient buffer and activations would cost about 1.2 GB (docs/speed.md, "Memory").
+    /// gradient buffer and activations would cost about 1.3 GB (docs/bench-step.md, "Peak
+    /// memory of the treerpo step").
     @Test func onlyASmallModelUpdatesOnOneWorkerPerThread() throws {
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
