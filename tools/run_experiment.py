@@ -93,6 +93,8 @@ def main():
     ap.add_argument("--eval-samples", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None, help="threads per run")
     ap.add_argument("--jobs", type=int, default=1, help="seeds run side by side")
+    ap.add_argument("--pairing", default="equal sampled tokens",
+                    help="how each seed's pair was matched, for the summary (when OUT holds runs gathered from elsewhere)")
     args = ap.parse_args()
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -251,7 +253,7 @@ def summarise(args, base):
         common = sorted(set(by_arm["treerpo"]) & set(by_arm["grpo"]))
         if common:
             lines += ["", f"Paired difference TreeRPO - {method['grpo']} over seeds {','.join(map(str, common))} "
-                          "(equal sampled tokens per pair; mean, standard deviation, 95% t interval):", "",
+                          f"({args.pairing} per pair; mean, standard deviation, 95% t interval):", "",
                       "| metric | mean difference | sd | 95% interval |", "|---|---|---|---|"]
             for key, label, scale in metrics_shown:
                 d = [scale * (by_arm["treerpo"][s][key] - by_arm["grpo"][s][key]) for s in common]
@@ -283,7 +285,7 @@ def summarise(args, base):
     names = [r["run"] for r in results]
     if names:
         sh([args.treerpo, "report"] + [os.path.join(runs_dir, n) for n in names] + ["--out", os.path.join(args.out, "curves.svg"),
-           "--title", f"TreeRPO vs {method.get('grpo', 'GRPO')}, paired by seed at equal sampled tokens"], stdout=subprocess.DEVNULL)
+           "--title", f"TreeRPO vs {method.get('grpo', 'GRPO')}, paired by seed at {args.pairing}"], stdout=subprocess.DEVNULL)
 
 
 if __name__ == "__main__":
