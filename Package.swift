@@ -1,7 +1,16 @@
 // swift-tools-version: 6.0
 // Module graph (lowest first), see docs/architecture.md:
 //   COpenBLAS -> Tensors -> ModelFiles -> Transformer -> ModelIO / Sampling -> TreeRPO -> Benchmarks -> treerpo (CLI)
+//   (CMPI, with TREERPO_MPI=1) -> Distributed -> TreeRPO
+import Foundation
 import PackageDescription
+
+// Data-parallel training over MPI (issue 15, docs/mpi.md) is a build setting: TREERPO_MPI=1 adds the
+// Open MPI communicator (needs libopenmpi-dev). Without it the package builds and runs with no MPI
+// library at all, with the single-process communicator only; a build setting rather than a second
+// product because every command links the same trainer, and a product cannot drop a dependency
+// of a target it shares.
+let withMPI = ProcessInfo.processInfo.environment["TREERPO_MPI"] == "1"
 
 // Numeric code is tested in release (`swift test -c release -Xswiftc -enable-testing`);
 // `-Ounchecked` is not used: bounds checks stay on in the Swift code that is not on a raw pointer.
@@ -60,9 +69,16 @@ let package = Package(
             name: "Sampling",
             dependencies: ["Transformer", "Tensors"]
         ),
+        // Rank, size and the collective operations of data-parallel training (single-process
+        // always, MPI with TREERPO_MPI=1).
+        .target(
+            name: "Distributed",
+            dependencies: withMPI ? ["CMPI"] : [],
+            swiftSettings: withMPI ? [.define("TREERPO_MPI")] : []
+        ),
         .target(
             name: "TreeRPO",
-            dependencies: ["Sampling", "ModelIO", "Transformer", "Tokenization", "ChatTemplates", "Tensors", "ModelFiles"]
+            dependencies: ["Distributed", "Sampling", "ModelIO", "Transformer", "Tokenization", "ChatTemplates", "Tensors", "ModelFiles"]
         ),
         // The benchmarks behind `treerpo bench` (kernels, forward, tree sampling, training step).
         .target(
@@ -75,7 +91,7 @@ let package = Package(
         .executableTarget(
             name: "treerpo",
             dependencies: [
-                "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "ModelIO", "Sampling", "TreeRPO", "Benchmarks",
+                "Tensors", "ModelFiles", "Tokenization", "ChatTemplates", "Transformer", "ModelIO", "Sampling", "Distributed", "TreeRPO", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/CLI"
@@ -120,7 +136,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TreeRPOTests",
-            dependencies: ["TreeRPO", "ModelIO", "Sampling", "Benchmarks", "TestSupport"],
+            dependencies: ["TreeRPO", "Distributed", "ModelIO", "Sampling", "Benchmarks", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -137,6 +153,13 @@ let package = Package(
             dependencies: ["Tokenization", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
-    ],
+    ] + (withMPI ? [
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["libopenmpi-dev"])]
+        ),
+    ] : []),
     swiftLanguageModes: [.v5]
 )

@@ -1,6 +1,7 @@
 # Installs the Debian packages treerpo builds against, when they are missing. Sourced by the
-# quickstart and test scripts; needs root or sudo the first time only.
-treerpo_apt_packages=(libopenblas-dev)
+# quickstart and test scripts; needs root or sudo the first time only. TREERPO_APT_EXTRA names
+# more packages (the tests add Open MPI and iproute2 for tools/test_mpi.sh).
+read -r -a treerpo_apt_packages <<<"libopenblas-dev ${TREERPO_APT_EXTRA:-}"
 treerpo_missing=()
 for p in "${treerpo_apt_packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || treerpo_missing+=("$p")

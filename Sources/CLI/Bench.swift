@@ -8,7 +8,7 @@ import Transformer
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed, next to a peer measured in the same run.",
-        subcommands: [BenchKernels.self, BenchForward.self, BenchImport.self, BenchSample.self, BenchTrain.self]
+        subcommands: [BenchKernels.self, BenchForward.self, BenchImport.self, BenchSample.self, BenchTrain.self, BenchExchange.self]
     )
 }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import TreeRPO
 import ModelIO
@@ -77,11 +78,12 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        let job = try MPIJob.start(timeoutSeconds: runtime.mpiTimeout)
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         let ref: CheckpointRef? = base ? nil : try checkpoint.map { try ws.resolveCheckpoint($0) } ?? ws.latestCheckpoint()
         let loaded = try WorkspaceModel.load(ws, checkpoint: ref)
         let template = try PromptTemplate.resolve(promptTemplate: promptTemplate, chatTemplate: chatTemplate, base: ws.base) ?? .arithmetic
-        if !json { print("prompt: \(template.summary)") }
+        if !json && job.isRoot { print("prompt: \(template.summary)") }
         var problems: [Problem]
         if data == "arithmetic" {
             let config = TrainingConfig()
@@ -94,7 +96,8 @@ struct Eval: ParsableCommand {
         let options = EvaluationOptions(samples: samples, temperature: temperature, topP: topP, topK: topK,
                                         maxResponseTokens: maxResponseTokens, seed: seed)
         let result = try Evaluation.run(model: loaded.model, tokenizer: loaded.tokenizer, problems: problems, template: template,
-                                        stopTokens: loaded.stopTokens, options: options)
+                                        stopTokens: loaded.stopTokens, options: options, communicator: job)
+        guard job.isRoot else { return }  // every rank has the result; rank 0 prints it
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]

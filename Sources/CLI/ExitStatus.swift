@@ -50,14 +50,15 @@ enum ExitStatus {
     static func run(_ command: inout ParsableCommand) -> Never {
         do {
             try command.run()
+            MPIJob.finish()
             exit(0)
         } catch let error as ValidationError {
             Treerpo.exit(withError: error)
         } catch let error where error is CleanExit || error is ExitCode || isParserError(error) {
             Treerpo.exit(withError: error)
         } catch {
-            FileHandle.standardError.write(Data("Error: \(message(for: error))\n".utf8))
-            exit(code(for: error))
+            FileHandle.standardError.write(Data("\(MPIJob.messagePrefix)Error: \(message(for: error))\n".utf8))
+            MPIJob.exit(code(for: error))
         }
     }
 }

@@ -1,7 +1,9 @@
 import ArgumentParser
+import Distributed
 import Foundation
 import TreeRPO
 import ModelIO
+import Tensors
 import Transformer
 
 struct Finetune: ParsableCommand {
@@ -159,9 +161,16 @@ struct Finetune: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        let job = try MPIJob.start(timeoutSeconds: runtime.mpiTimeout)
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
-        let name = runName ?? Self.defaultRunName()
-        let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume)
+        // Rank 0's default name (clocks of the ranks may differ by a second).
+        let name = String(decoding: try job.broadcast(Array((runName ?? Self.defaultRunName()).utf8)), as: UTF8.self)
+        let trainer = try Trainer(workspace: ws, config: try trainingConfig(), runName: name, resume: resume, communicator: job)
+        guard job.isRoot else {
+            // The other ranks train and print nothing; rank 0 reports.
+            try trainer.run()
+            return
+        }
         if let fresh = trainer.freshStartOnResume {
             FileHandle.standardError.write(Data("note: \(fresh)\n".utf8))
         } else if resume {
@@ -178,7 +187,7 @@ struct Finetune: ParsableCommand {
         let c = trainer.config
         let shape = c.treeShape
         FileHandle.standardError.write(Data("""
-            run \(name) in \(trainer.runFolder.path)\(resume && trainer.freshStartOnResume == nil ? " (resumed at step \(trainer.nextStep))" : "")
+            run \(name) in \(trainer.runFolder.path)\(resume && trainer.freshStartOnResume == nil ? " (resumed at step \(trainer.nextStep))" : "")\(job.size > 1 ? ", \(job.size) ranks of \(Compute.threads) thread\(Compute.threads == 1 ? "" : "s") (mpirun)" : "")
             \(c.methodName): depth \(shape.depth), branching \(shape.branching.map(String.init).joined(separator: ",")), step \(shape.stepTokens) tokens, up to \(c.leavesPerTree) leaves per question, \(c.promptsPerStep) questions per step
             data: \(trainer.data.source)
             \(Self.samplingNote(c))
@@ -209,7 +218,7 @@ struct Finetune: ParsableCommand {
     }
 
     /// Options that choose which run to continue and how to run it, as opposed to training settings.
-    static let resumeOptions: Set<String> = ["--run", "--resume", "--workspace", "--threads", "--json", "--max-memory"]
+    static let resumeOptions: Set<String> = ["--run", "--resume", "--workspace", "--threads", "--json", "--max-memory", "--mpi-timeout"]
 
     /// The training settings given on a `--resume` command line (they do not apply: the run
     /// keeps its saved config so that it ends as an uninterrupted run would).

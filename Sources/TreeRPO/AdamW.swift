@@ -35,7 +35,7 @@ public final class AdamW: @unchecked Sendable {
 
     public let count: Int
     public var hyperparameters: Hyperparameters
-    public private(set) var step = 0
+    public internal(set) var step = 0
     public let m: UnsafeMutablePointer<Float>
     public let v: UnsafeMutablePointer<Float>
     /// Contiguous pieces of `0..<count`, each with its decay flag, in order.
@@ -144,8 +144,11 @@ public final class AdamW: @unchecked Sendable {
 /// `maxNorm / (norm + 1e-6)`. The norm is accumulated in Double (per-chunk partial sums), so it
 /// does not depend on the thread count beyond rounding of the final sum.
 public enum GradientClipping {
-    public static func norm(_ grads: UnsafePointer<Float>, count: Int) -> Double {
-        let chunks = max(1, min(Compute.threads, count / (1 << 14)))
+    /// `width` sets the number of partial sums (at most one per 16384 scalars), by default the
+    /// thread count: a data-parallel job of R ranks of one thread passes R, so it rounds as one
+    /// process of R threads does.
+    public static func norm(_ grads: UnsafePointer<Float>, count: Int, width: Int = Compute.threads) -> Double {
+        let chunks = max(1, min(width, count / (1 << 14)))
         var partial = [Double](repeating: 0, count: chunks)
         partial.withUnsafeMutableBufferPointer { sums in
             let sums = sums
@@ -163,8 +166,8 @@ public enum GradientClipping {
 
     /// Clips in place and returns the norm *before* clipping (what to log).
     @discardableResult
-    public static func clip(_ grads: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double) -> Double {
-        let total = norm(grads, count: count)
+    public static func clip(_ grads: UnsafeMutablePointer<Float>, count: Int, maxNorm: Double, width: Int = Compute.threads) -> Double {
+        let total = norm(grads, count: count, width: width)
         let coefficient = maxNorm / (total + 1e-6)
         if coefficient < 1 {
             let c = Float(coefficient)

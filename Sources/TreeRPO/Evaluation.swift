@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Sampling
 import Tensors
@@ -116,8 +117,12 @@ public enum Evaluation {
     /// batch size. The batches of `options.batchSize` samples are dealt out to one worker per
     /// thread (batch b to worker b mod threads, each with its own generator on single-threaded
     /// kernels, `Compute.dataParallel`): a small model's batch is too short to split over cores.
+    /// With several ranks (docs/mpi.md), batch b is rank (b mod ranks)'s, dealt out to its
+    /// threads the same way, and every rank receives every batch's answers: a batch's answers do
+    /// not depend on who sampled it, so the result is the one process's, on every rank.
     public static func run(model: TransformerModel, tokenizer: Tokenizer, problems: [Problem], template: PromptTemplate,
-                           stopTokens: Set<Int>, options: EvaluationOptions) throws -> EvaluationResult {
+                           stopTokens: Set<Int>, options: EvaluationOptions,
+                           communicator: any Communicator = SingleProcess()) throws -> EvaluationResult {
         let k = options.samples
         guard !problems.isEmpty else {
             throw EvaluationError("expected at least one question to evaluate, found none")
@@ -130,26 +135,46 @@ public enum Evaluation {
         let batches = stride(from: 0, to: jobs.count, by: size).map { Array(jobs[$0..<min(jobs.count, $0 + size)]) }
         let generation = GenerationOptions(maxNewTokens: options.maxResponseTokens, sampler: sampler,
                                            seed: options.seed, stopTokens: stopTokens)
-        let workers = min(Compute.threads, batches.count)
+        let mine = Array(stride(from: communicator.rank, to: batches.count, by: communicator.size))
+        let workers = min(Compute.threads, mine.count)
         let outputs = WorkerSlots<[[Int]]>(batches.count, initial: [])
-        try Compute.dataParallel(workers) { w in
+        try Compute.dataParallel(max(1, workers)) { w in
             let generator = Generator(model: model)
-            for b in stride(from: w, to: batches.count, by: max(1, workers)) {
+            for b in stride(from: w, to: mine.count, by: max(1, workers)).map({ mine[$0] }) {
                 let chunk = batches[b]
                 let out = try generator.generate(prompts: chunk.map { prompts[$0.0] }, options: generation,
                                                  streams: chunk.map { UInt64($0.0 * k + $0.1) })
                 outputs[b] = out.map { $0.tokens.map(\.id) }
             }
         }
+        let answers = try gatherAnswers(outputs.values, batches: batches.count, over: communicator)
         var responses = [[String]](repeating: [], count: problems.count)
         var responseTokens = 0
         for (b, chunk) in batches.enumerated() {
-            for ((q, _), ids) in zip(chunk, outputs[b]) {
+            for ((q, _), ids) in zip(chunk, answers[b]) {
                 responseTokens += ids.count
                 responses[q].append(tokenizer.decode(ids, skipSpecialTokens: true))
             }
         }
         return score(responses: responses, references: problems.map(\.reference), responseTokens: responseTokens)
+    }
+
+    /// The answers of every batch, `[batches][samples][tokens]`, from `local` (this rank's
+    /// batches filled, the others' empty), the batches of rank r being r, r + ranks, ...
+    private static func gatherAnswers(_ local: [[[Int]]], batches: Int, over communicator: any Communicator) throws -> [[[Int]]] {
+        guard communicator.size > 1 else { return local }
+        let ranks = communicator.size
+        let mine = stride(from: communicator.rank, to: batches, by: ranks).map { local[$0] }
+        var all = local
+        for (rank, bytes) in try communicator.allGather(Array(try JSONEncoder().encode(mine))).enumerated() {
+            let theirs = try JSONDecoder().decode([[[Int]]].self, from: Data(bytes))
+            let indices = Array(stride(from: rank, to: batches, by: ranks))
+            guard theirs.count == indices.count else {
+                throw CommunicatorError("rank \(rank) sent the answers of \(theirs.count) batches, expected \(indices.count)")
+            }
+            for (b, answers) in zip(indices, theirs) { all[b] = answers }
+        }
+        return all
     }
 
     /// Scores `responses[q]`, the k sampled answers to question q (the same k for every

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import Sampling
 import Tensors
@@ -15,6 +16,9 @@ final class PolicyGradient {
     /// Threads `accumulate` deals the micro-batches out to (`Compute.dataParallel`); 1 runs them
     /// one after another on multi-threaded kernels. The trainer sets `workers(threads:parameters:)`.
     var workers = 1
+    /// The ranks of a data-parallel job (docs/mpi.md): with several, each computes the gradient
+    /// of its share of the sequences and the shares are summed in rank order.
+    var communicator: any Communicator = SingleProcess()
 
     /// Most parameters for which `workers(threads:parameters:)` gives one worker per thread.
     static let dataParallelParameterLimit = 32_000_000
@@ -131,24 +135,32 @@ final class PolicyGradient {
     /// backward. Returns the summary and each sequence's loss tokens.
     ///
     /// With `workers` w > 1 and at least 2w sequences they are dealt out in turn (sequence i to
-    /// worker i mod w),
-    /// each worker accumulating into its own gradient buffer with its own activations; the
-    /// buffers are then added in worker order and the statistics in sequence order, so a given
-    /// worker count always gives the same numbers. Different counts add the same terms in a
-    /// different order (differences of float rounding only).
+    /// worker i mod w), each worker accumulating into its own gradient buffer with its own
+    /// activations; the buffers are then added in worker order and the statistics in sequence
+    /// order, so a given worker count always gives the same numbers. Different counts add the
+    /// same terms in a different order (differences of float rounding only).
+    ///
+    /// With R ranks and at least 2R sequences, rank r takes sequences r, r + R, ... (dealt out to
+    /// its own workers as above) and the ranks' gradients are summed in rank order: R ranks of
+    /// one worker add exactly what one process of R workers adds. With fewer, rank 0 computes
+    /// them all and sends its gradient to the others.
     private func accumulate(_ sequences: [PackedSequence], settings: PolicyLossSettings,
                             lossTokens: (Int, UnsafePointer<Float>, LossRows) throws -> [LossToken]) throws
         -> (summary: LossSummary, lossTokens: [[LossToken]]) {
+        let ranks = communicator.size, rank = communicator.rank
+        let spread = ranks > 1 && sequences.count >= 2 * ranks
+        let owned: [Int] = spread ? Array(stride(from: rank, to: sequences.count, by: ranks))
+            : rank == 0 ? Array(sequences.indices) : []
         // Fewer than two sequences per worker: one at a time on all threads does better (a
         // worker left with one sequence more than another idles its core for a whole one).
-        let w = sequences.count >= 2 * workers ? workers : 1
+        let w = owned.count >= 2 * workers ? workers : 1
         let results = WorkerSlots<(PolicyLossStats, [LossToken])?>(sequences.count, initial: nil)
         let vocab = model.config.vocabSize
         while workerBuffers.count < w { workerBuffers.append(WorkerBuffers(gradients: model.parameters.zerosLike())) }
         try Compute.dataParallel(w) { k in
             let buffers = workerBuffers[k]
             buffers.gradients.base.update(repeating: 0, count: buffers.gradients.count)
-            let mine = stride(from: k, to: sequences.count, by: max(1, w))
+            let mine = stride(from: k, to: owned.count, by: max(1, w)).map { owned[$0] }
             // Grown once to this worker's longest sequence: growing sequence by sequence would
             // hold two sets of activations at once at every growth.
             let a = buffers.activations(for: mine.map { sequences[$0].count }.max() ?? 1, config: model.config)
@@ -167,19 +179,32 @@ final class PolicyGradient {
         for k in 1..<max(1, w) {
             VectorMath.axpy(1, workerBuffers[k].gradients.base, gradients.base, gradients.count)
         }
+        var statistics: [SequenceStatistics?] = sequences.indices.map { i in
+            results[i].map { SequenceStatistics(loss: $0.0.loss, kl: $0.0.klMean, clipFraction: $0.0.clipFraction,
+                                                entropy: $0.0.entropyMean, tokens: $0.1.count) }
+        }
+        if ranks > 1 {
+            if spread {
+                try communicator.sumInRankOrder(gradients.base, count: gradients.count)
+            } else {
+                try communicator.broadcast(UnsafeMutableRawPointer(gradients.base), bytes: gradients.count * 4, root: 0)
+            }
+            statistics = try Self.exchange(statistics, over: communicator)
+        }
         var summary = LossSummary()
         var weightSum = 0.0
         var kept: [[LossToken]] = []
         kept.reserveCapacity(sequences.count)
         for i in sequences.indices {
-            let (stats, tokens) = results[i]!
-            let w = Double(tokens.count)
+            let stats = statistics[i]!
+            let w = Double(stats.tokens)
             summary.loss += stats.loss
-            summary.kl += stats.klMean * w
-            summary.entropy += stats.entropyMean * w
+            summary.kl += stats.kl * w
+            summary.entropy += stats.entropy * w
             summary.clipFraction += stats.clipFraction * w
             weightSum += w
-            kept.append(tokens)
+            // Another rank's sequence: its loss tokens stay there (every epoch deals it to the same rank).
+            kept.append(results[i]?.1 ?? [])
         }
         if weightSum > 0 {
             summary.kl /= weightSum
@@ -187,6 +212,42 @@ final class PolicyGradient {
             summary.clipFraction /= weightSum
         }
         return (summary, kept)
+    }
+}
+
+extension PolicyGradient {
+    /// What the loss summary needs of one sequence: its loss, the means of its loss tokens, and
+    /// how many there are.
+    struct SequenceStatistics {
+        var loss, kl, clipFraction, entropy: Double
+        var tokens: Int
+    }
+
+    /// Each rank's per-sequence statistics (nil where another rank computed the sequence)
+    /// completed from the others'. On the wire: (index, loss, kl, clip fraction, entropy,
+    /// tokens) per sequence, the Doubles as their exact bits.
+    static func exchange(_ statistics: [SequenceStatistics?], over communicator: any Communicator) throws -> [SequenceStatistics?] {
+        var words: [UInt64] = []
+        for (i, entry) in statistics.enumerated() {
+            guard let s = entry else { continue }
+            words += [UInt64(i), s.loss.bitPattern, s.kl.bitPattern, s.clipFraction.bitPattern, s.entropy.bitPattern, UInt64(s.tokens)]
+        }
+        var out = statistics
+        for (rank, bytes) in try communicator.allGather(words.withUnsafeBytes { Array($0) }).enumerated() {
+            guard bytes.count % 48 == 0 else { throw CommunicatorError("rank \(rank) sent \(bytes.count) bytes of loss statistics, not a multiple of 48") }
+            let theirs = bytes.withUnsafeBytes { raw in (0..<(bytes.count / 8)).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+            for e in stride(from: 0, to: theirs.count, by: 6) {
+                let i = Int(theirs[e])
+                guard i < out.count else { throw CommunicatorError("rank \(rank) sent statistics of sequence \(i) of \(out.count)") }
+                out[i] = SequenceStatistics(loss: Double(bitPattern: theirs[e + 1]), kl: Double(bitPattern: theirs[e + 2]),
+                                            clipFraction: Double(bitPattern: theirs[e + 3]), entropy: Double(bitPattern: theirs[e + 4]),
+                                            tokens: Int(theirs[e + 5]))
+            }
+        }
+        if let missing = out.firstIndex(where: { $0 == nil }) {
+            throw CommunicatorError("no rank sent the loss statistics of sequence \(missing)")
+        }
+        return out
     }
 }
 

@@ -1,3 +1,4 @@
+import Distributed
 import Foundation
 import ModelFiles
 import Sampling
@@ -13,6 +14,13 @@ import Transformer
 /// `stepSeed(s)` and takes the data of `TrainingData.indices(step: s)`. With the weights and
 /// AdamW moments of a checkpoint, step s therefore computes the same numbers whether the run
 /// got there without stopping or was killed and resumed.
+///
+/// In a data-parallel job (`communicator` of several ranks, docs/mpi.md) every rank runs this
+/// loop: rank r samples and scores its share of each step's prompts, every rank receives all
+/// trees, computes the same advantages and trains its share of the sequences; the gradients are
+/// summed in rank order and every rank applies the same update. Rank 0 alone reads and writes
+/// the run folder and sends the others its settings and, when it resumes, its weights and
+/// optimiser state.
 public final class Trainer {
     public let config: TrainingConfig
     public let runName: String
@@ -33,6 +41,8 @@ public final class Trainer {
     /// Refuse steps whose trees could need more sampling memory than this (nil: the sampler's
     /// default, half the available memory).
     public var memoryLimitBytes: Int?
+    /// The ranks of the job; a single process outside `mpirun`.
+    public let communicator: any Communicator
     /// Test seam, nil in every real run: sees (and may rewrite) the trees' advantages after they
     /// are computed and before the update, so a learning test can run a control (advantages
     /// shuffled) and a leaves-only variant through the same loop.
@@ -44,15 +54,20 @@ public final class Trainer {
 
     /// Starts run `runName` (refusing an existing one unless `resume`), or resumes it from its
     /// newest checkpoint with its saved config (`config` is then ignored).
-    public init(workspace: Workspace, config requested: TrainingConfig, runName: String, resume: Bool) throws {
+    public init(workspace: Workspace, config requested: TrainingConfig, runName: String, resume: Bool,
+                communicator: any Communicator = SingleProcess()) throws {
         self.workspace = workspace
         self.runName = runName
+        self.communicator = communicator
+        let isRoot = communicator.isRoot
         let fm = FileManager.default
         let runFolder = workspace.run(runName)
         let configFile = runFolder.appendingPathComponent("config.json")
         var config = requested
         var checkpoint: CheckpointRef? = nil
-        if resume && !fm.fileExists(atPath: runFolder.path) {
+        if !isRoot {
+            // Rank 0 decides from the run folder; the others take its settings below.
+        } else if resume && !fm.fileExists(atPath: runFolder.path) {
             throw TrainingError("cannot resume run '\(runName)': there is no \(runFolder.path)")
         } else if resume && !fm.fileExists(atPath: configFile.path) {
             // Killed before it saved its settings: nothing of it can be continued, so it starts
@@ -68,6 +83,10 @@ public final class Trainer {
         } else if fm.fileExists(atPath: runFolder.path) {
             throw TrainingError("run '\(runName)' already exists in \(workspace.runs.path); resume it to continue, or choose another run name for a new one", setting: .runName)
         }
+        if communicator.size > 1 {
+            let settings = try communicator.broadcast(isRoot ? Array(try config.encoded()) : [], root: 0)
+            if !isRoot { config = try JSONDecoder().decode(TrainingConfig.self, from: Data(settings)) }
+        }
         let problems = config.validationErrors()
         guard problems.isEmpty else { throw TrainingError("invalid settings: " + problems.joined(separator: "; ")) }
         self.config = config
@@ -82,6 +101,11 @@ public final class Trainer {
             ? try TransformerModel(config: loaded.config, parameters: Self.copy(loaded.parameters)) : nil
         updater = PolicyUpdater(model: loaded.model, reference: reference, optimizer: optimizer)
         newlineTokens = config.stepBoundary == .newline ? loaded.newlineTokenIds() : []
+        updater.policyGradient.communicator = communicator
+        guard isRoot else {
+            try receiveStartingState()
+            return
+        }
 
         try fm.createDirectory(at: runFolder.appendingPathComponent("checkpoints"), withIntermediateDirectories: true)
         if let checkpoint {
@@ -100,6 +124,44 @@ public final class Trainer {
         let checkpoints = workspace.checkpointsFolder(run: runName)
         for name in (try? fm.contentsOfDirectory(atPath: checkpoints.path)) ?? [] where name.hasPrefix(".") && name.contains(".tmp") {
             try? fm.removeItem(at: checkpoints.appendingPathComponent(name))
+        }
+        if communicator.size > 1 { try sendStartingState() }
+    }
+
+    /// The step counters, weights and AdamW state every rank starts from, as rank 0 loaded them
+    /// (the base model or its checkpoint), and a check that every rank loaded the same training
+    /// data and model shape: a rank on another host with another workspace ends the job here.
+    private func sendStartingState() throws {
+        var counters: [Int64] = [Int64(nextStep), Int64(tokensSampledTotal), Int64(optimizer.step)]
+        try counters.withUnsafeMutableBytes { try communicator.broadcast($0.baseAddress!, bytes: $0.count, root: 0) }
+        try broadcastWeightsAndMoments()
+        try checkSameInputs()
+    }
+
+    private func receiveStartingState() throws {
+        var counters = [Int64](repeating: 0, count: 3)
+        try counters.withUnsafeMutableBytes { try communicator.broadcast($0.baseAddress!, bytes: $0.count, root: 0) }
+        nextStep = Int(counters[0])
+        tokensSampledTotal = Int(counters[1])
+        optimizer.step = Int(counters[2])
+        try broadcastWeightsAndMoments()
+        try checkSameInputs()
+    }
+
+    private func broadcastWeightsAndMoments() throws {
+        let n = loaded.parameters.count
+        for buffer in [loaded.parameters.base, optimizer.m, optimizer.v] {
+            try communicator.broadcast(UnsafeMutableRawPointer(buffer), bytes: n * MemoryLayout<Float>.size, root: 0)
+        }
+    }
+
+    private func checkSameInputs() throws {
+        var digest = Digest64()
+        for p in data.train { digest.add(p.question); digest.add(p.solution) }
+        let text = "model \(loaded.config.vocabSize)x\(loaded.parameters.count) parameters, \(data.train.count) training questions (digest \(digest.value)), \(data.source)"
+        let differing = try communicator.ranksDiffering(from: text)
+        guard differing.isEmpty else {
+            throw TrainingError("rank \(communicator.rank) of \(communicator.size) loaded \(text); ranks \(differing.map(String.init).joined(separator: ", ")) differ from rank 0: every rank needs the same workspace and training data")
         }
     }
 
@@ -168,6 +230,7 @@ public final class Trainer {
     public func step() throws -> StepMetrics {
         let s = nextStep
         var m = StepMetrics(step: s)
+        let trafficBefore = communicator.traffic
         let problems = data.indices(step: s, promptsPerStep: config.promptsPerStep, seed: config.seed).map { data.train[$0] }
         let tokenizer = loaded.tokenizer
         let template = data.template
@@ -179,17 +242,21 @@ public final class Trainer {
         var started = clock.now
         // One shard of the prompts per thread, and below one worker per thread for the
         // micro-batches: for a small model that beats both threads on one batch (docs/speed.md).
-        var trees = try sampler.sample(prompts: prompts, options: samplingOptions(seed: stepSeed(s)), memoryLimitBytes: memoryLimitBytes,
+        // In a job of several ranks, this rank's share only (trees keep their step-wide streams).
+        let share = TreeExchange.share(rank: communicator.rank, of: communicator.size, count: prompts.count)
+        var trees = try sampler.sample(prompts: Array(prompts[share]), options: samplingOptions(seed: stepSeed(s)),
+                                       streams: share.map { UInt64($0) }, memoryLimitBytes: memoryLimitBytes,
                                        workers: Compute.threads)
-        for i in trees.indices {
-            trees[i].question = problems[i].question
-            trees[i].reference = problems[i].solution
+        for (i, p) in zip(trees.indices, share) {
+            trees[i].question = problems[p].question
+            trees[i].reference = problems[p].solution
         }
         m.secondsSampling = seconds(clock.now - started)
 
-        // Score leaves.
+        // Score leaves, then (several ranks) every rank gets every rank's scored trees.
         started = clock.now
-        let scores = try LeafScores.score(&trees, tokenizer: tokenizer, reward: reward)
+        var scores = try LeafScores.score(&trees, tokenizer: tokenizer, reward: reward)
+        (trees, scores) = try TreeExchange.gather(trees, scores: scores, over: communicator)
         m.leaves = scores.leaves
         m.rewardMean = scores.rewards.isEmpty ? 0 : scores.rewards.reduce(0, +) / Double(scores.rewards.count)
         m.leafAccuracy = scores.leaves == 0 ? 0 : Double(scores.correct) / Double(scores.leaves)
@@ -249,6 +316,11 @@ public final class Trainer {
             result.correctPerQuestion = nil
             m.eval = result
         }
+        if communicator.size > 1 {
+            m.secondsExchanging = communicator.traffic.seconds - trafficBefore.seconds
+            m.bytesSent = communicator.traffic.bytesSent - trafficBefore.bytesSent
+        }
+        guard communicator.isRoot else { return m }
         try appendMetrics(m)
         if config.treeDumpEvery > 0, s % config.treeDumpEvery == 0 {
             try TreeDump.write(Array(trees.prefix(2)), tokenizer: tokenizer,
@@ -272,7 +344,8 @@ public final class Trainer {
         try Evaluation.run(model: loaded.model, tokenizer: loaded.tokenizer, problems: Array(data.heldOut.prefix(config.evalQuestions)),
                            template: data.template, stopTokens: loaded.stopTokens,
                            options: EvaluationOptions(samples: config.evalSamples, temperature: config.evalTemperature,
-                                                      maxResponseTokens: config.maxResponseTokens, seed: config.evalSeed))
+                                                      maxResponseTokens: config.maxResponseTokens, seed: config.evalSeed),
+                           communicator: communicator)
     }
 
     private func appendMetrics(_ m: StepMetrics) throws {

@@ -46,9 +46,11 @@ final class PolicyUpdater {
             guard result.loss.isFinite else {
                 throw TrainingError("step \(step): the loss is \(result.loss); stopped before updating the weights")
             }
+            // Partial sums of the norm as one process of all ranks' threads would take them.
+            let width = Compute.threads * policyGradient.communicator.size
             result.gradNorm = maxGradNorm > 0
-                ? GradientClipping.clip(gradients.base, count: gradients.count, maxNorm: maxGradNorm)
-                : GradientClipping.norm(gradients.base, count: gradients.count)
+                ? GradientClipping.clip(gradients.base, count: gradients.count, maxNorm: maxGradNorm, width: width)
+                : GradientClipping.norm(gradients.base, count: gradients.count, width: width)
             guard result.gradNorm.isFinite else {
                 let bad = gradients.entries.first { e in
                     UnsafeBufferPointer(start: gradients.base + e.offset, count: e.spec.count).contains { !$0.isFinite }
