@@ -43,6 +43,32 @@ extension Communicator {
         return out
     }
 
+    /// Returns when every rank has called it.
+    public func barrier() throws {
+        _ = try allGather([])
+    }
+
+    /// `values` (the same count on every rank) summed over the ranks in rank order,
+    /// ((x0 + x1) + x2) + ..., on every rank: for small Double buffers (the large Float
+    /// gradient goes through `sumInRankOrder(_:count:)`).
+    public func sumInRankOrder(_ values: [Double]) throws -> [Double] {
+        guard size > 1 else { return values }
+        let all = try allGather(values.withUnsafeBytes { Array($0) })
+        var sums = [Double](repeating: 0, count: values.count)
+        for (rank, bytes) in all.enumerated() {
+            guard bytes.count == values.count * 8 else {
+                throw CommunicatorError("rank \(rank) sent \(bytes.count / 8) Doubles to sum, this rank \(values.count)")
+            }
+            bytes.withUnsafeBytes { raw in
+                for i in sums.indices {
+                    let x = raw.loadUnaligned(fromByteOffset: i * 8, as: Double.self)
+                    sums[i] = rank == 0 ? x : sums[i] + x
+                }
+            }
+        }
+        return sums
+    }
+
     /// Whether every rank passed the same `text`; the ranks whose text differs from rank 0's
     /// otherwise, by number.
     public func ranksDiffering(from text: String) throws -> [Int] {

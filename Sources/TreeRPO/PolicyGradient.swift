@@ -140,17 +140,15 @@ final class PolicyGradient {
     /// order, so a given worker count always gives the same numbers. Different counts add the
     /// same terms in a different order (differences of float rounding only).
     ///
-    /// With R ranks and at least 2R sequences, rank r takes sequences r, r + R, ... (dealt out to
-    /// its own workers as above) and the ranks' gradients are summed in rank order: R ranks of
-    /// one worker add exactly what one process of R workers adds. With fewer, rank 0 computes
-    /// them all and sends its gradient to the others.
+    /// With R ranks, rank r takes sequences r, r + R, ... (dealt out to its own workers as
+    /// above) and the ranks' gradients are summed in rank order: with at least 2R sequences, R
+    /// ranks of one worker add exactly what one process of R workers adds (with fewer, that
+    /// process runs them on one worker of R threads, whose products round otherwise).
     private func accumulate(_ sequences: [PackedSequence], settings: PolicyLossSettings,
                             lossTokens: (Int, UnsafePointer<Float>, LossRows) throws -> [LossToken]) throws
         -> (summary: LossSummary, lossTokens: [[LossToken]]) {
         let ranks = communicator.size, rank = communicator.rank
-        let spread = ranks > 1 && sequences.count >= 2 * ranks
-        let owned: [Int] = spread ? Array(stride(from: rank, to: sequences.count, by: ranks))
-            : rank == 0 ? Array(sequences.indices) : []
+        let owned = Array(stride(from: rank, to: sequences.count, by: ranks))
         // Fewer than two sequences per worker: one at a time on all threads does better (a
         // worker left with one sequence more than another idles its core for a whole one).
         let w = owned.count >= 2 * workers ? workers : 1
@@ -184,11 +182,8 @@ final class PolicyGradient {
                                                 entropy: $0.0.entropyMean, tokens: $0.1.count) }
         }
         if ranks > 1 {
-            if spread {
-                try communicator.sumInRankOrder(gradients.base, count: gradients.count)
-            } else {
-                try communicator.broadcast(UnsafeMutableRawPointer(gradients.base), bytes: gradients.count * 4, root: 0)
-            }
+            // A rank without sequences adds its zeroed buffer.
+            try communicator.sumInRankOrder(gradients.base, count: gradients.count)
             statistics = try Self.exchange(statistics, over: communicator)
         }
         var summary = LossSummary()

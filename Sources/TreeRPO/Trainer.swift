@@ -293,7 +293,15 @@ public final class Trainer {
         m.tokensPathExpanded = trees.reduce(0) { total, tree in
             total + tree.leaves.reduce(0) { $0 + tree.promptTokens.count + tree.responseTokens(to: $1).count }
         }
-        let sequences = TreePacking.lossSequences(trees, aggregation: config.aggregation, maxTokens: config.microBatchTokens)
+        var sequences = TreePacking.lossSequences(trees, aggregation: config.aggregation, maxTokens: config.microBatchTokens)
+        if communicator.size > 1 && sequences.count < communicator.size {
+            // Fewer micro-batches than ranks would leave ranks idle while one trains alone (a real
+            // model's step often packs into one): smaller ones, about one per rank. The same loss
+            // (each token's weight is set over the whole batch before packing), other rounding.
+            let packed = sequences.reduce(0) { $0 + $1.count }
+            sequences = TreePacking.lossSequences(trees, aggregation: config.aggregation,
+                                                  maxTokens: max(16, (packed + communicator.size - 1) / communicator.size))
+        }
         if !sequences.isEmpty {
             m.tokensTrained = sequences.reduce(0) { $0 + $1.lossTokens.count }
             m.tokensPacked = sequences.reduce(0) { $0 + $1.count }

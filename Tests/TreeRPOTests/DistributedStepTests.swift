@@ -56,6 +56,19 @@ import Testing
         #expect(foobar.value == 0x8594_4171_f739_67e8)
     }
 
+    /// Doubles summed in rank order, exactly ((x0 + x1) + x2) (not x0 + (x1 + x2)), and a rank
+    /// with another count is an error.
+    @Test func doublesSumInRankOrder() throws {
+        let x0 = [1e16, 0.5], x1 = [1.0, 0.25], x2 = [1.0, -0.75]
+        let bytes = { (v: [Double]) in v.withUnsafeBytes { Array($0) } }
+        let sums = try OneOfSeveral(rank: 0, size: 3, others: [bytes(x1), bytes(x2)]).sumInRankOrder(x0)
+        #expect(sums == [(x0[0] + x1[0]) + x2[0], (x0[1] + x1[1]) + x2[1]])
+        #expect(sums[0] != x0[0] + (x1[0] + x2[0]))
+        #expect(throws: CommunicatorError("rank 1 sent 1 Doubles to sum, this rank 2")) {
+            try OneOfSeveral(rank: 0, size: 3, others: [bytes([1]), bytes(x2)]).sumInRankOrder(x0)
+        }
+    }
+
     typealias Statistics = PolicyGradient.SequenceStatistics
 
     static func statistics(_ i: Int) -> Statistics {
