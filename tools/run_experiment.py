@@ -22,11 +22,21 @@ Usage (after `swift build -c release`):
 Finished runs (OUT/runs/NAME/result.json) are kept, so the script can be stopped and rerun, or
 rerun with more seeds. Only the Python standard library is needed.
 
+Tree shapes side by side: each --tree-arm NAME=OPTIONS is a TreeRPO arm of its own (runs
+NAME-sS); the summary pairs each with GRPO and each later one with the first. With --grpo-budget
+steps GRPO runs the same --steps on the same questions (equal leaves when its group size is the
+trees' leaf count) instead of the first tree arm's sampled tokens. The summary also lists, per
+run, the sibling groups kept and tied at each depth and the per-line slip rate. For example (the
+line-step experiment of docs/experiments.md):
+    python3 tools/run_experiment.py --treerpo .build/release/treerpo --out OUT --grpo-budget steps \\
+        --tree-arm "tokens16=--preset treerpo --depth 3 --branching 2 --step-tokens 16" \\
+        --tree-arm "lines=--preset treerpo --depth 3 --branching 2 --step-boundary newline --step-tokens 32" ...
+
 Another model and task (the SmolLM2 experiment of docs/experiments.md): --model takes anything
 `treerpo import` does (a GGUF too), --data a JSONL training file instead of the built-in task,
 --eval-data the held-out JSONL and --eval-options how to sample it, for example
-    python3 tools/run_experiment.py --treerpo .build/release/treerpo --out OUT --model SmolLM2.gguf \
-        --data sums/finetune.jsonl --eval-data sums/held-out.jsonl --eval-questions 100 \
+    python3 tools/run_experiment.py --treerpo .build/release/treerpo --out OUT --model SmolLM2.gguf \\
+        --data sums/finetune.jsonl --eval-data sums/held-out.jsonl --eval-questions 100 \\
         --eval-options "--temperature 0.7 --max-response-tokens 48" --treerpo-options "..." --common "..."
 """
 import argparse
@@ -80,10 +90,16 @@ def main():
                     help="sampling options of the final evaluation (default: the quickstart's, temperature 1)")
     ap.add_argument("--out", default="experiment", help="folder for the results (and the workspace)")
     ap.add_argument("--seeds", default="0,1,2,3,4", help="run seeds; each gives one TreeRPO and one GRPO run")
-    ap.add_argument("--arms", default="treerpo,grpo", help="which arms to run now (the summary reads every finished run)")
+    ap.add_argument("--arms", default=None, help="which arms to run now (default: all; the summary reads every finished run)")
     ap.add_argument("--steps", type=int, default=150, help="TreeRPO steps; GRPO gets the tokens they sampled")
     ap.add_argument("--treerpo-options", default="--preset treerpo --depth 3 --branching 2 --step-tokens 16",
                     help="TreeRPO method options (the quickstart's)")
+    ap.add_argument("--tree-arm", action="append", default=[], metavar="NAME=OPTIONS",
+                    help="a TreeRPO arm of its own name and method options (repeatable; replaces the one arm "
+                         "'treerpo' of --treerpo-options); the first one sets GRPO's token budget")
+    ap.add_argument("--grpo-budget", default="tokens", choices=["tokens", "steps"],
+                    help="GRPO runs until it has sampled the first TreeRPO arm's tokens (tokens), or for --steps "
+                         "steps (steps: the same questions, so equal leaves when its group size is the tree's leaves)")
     ap.add_argument("--grpo-preset", default="grpo-plain", choices=["grpo-plain", "grpo-filtered"])
     ap.add_argument("--grpo-options", default="--group-size 8", help="GRPO options besides the preset (8 leaves per question)")
     ap.add_argument("--common", default="--prompts-per-step 64 --lr 1e-4 --max-response-tokens 128 --eval-every 25 "
@@ -93,9 +109,12 @@ def main():
     ap.add_argument("--eval-samples", type=int, default=4)
     ap.add_argument("--threads", type=int, default=None, help="threads per run")
     ap.add_argument("--jobs", type=int, default=1, help="seeds run side by side")
-    ap.add_argument("--pairing", default="equal sampled tokens",
-                    help="how each seed's pair was matched, for the summary (when OUT holds runs gathered from elsewhere)")
+    ap.add_argument("--pairing", default=None,
+                    help="how each seed's pair was matched, for the summary (when OUT holds runs gathered from elsewhere; "
+                         "default: from --grpo-budget)")
     args = ap.parse_args()
+    if args.pairing is None:
+        args.pairing = "equal sampled tokens" if args.grpo_budget == "tokens" else "the same steps and questions"
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     model = args.model
@@ -157,20 +176,32 @@ def main():
         json.dump(r, open(os.path.join(kept, "result.json"), "w"), indent=1)
         return r
 
-    arms = [a for a in args.arms.split(",") if a]
+    tree_arms = tree_arm_options(args)
+    arms = [a for a in args.arms.split(",") if a] if args.arms else list(tree_arms) + ["grpo"]
+    unknown = [a for a in arms if a not in tree_arms and a != "grpo"]
+    if unknown:
+        ap.error(f"--arms names {', '.join(unknown)}, not an arm of this experiment ({', '.join(list(tree_arms) + ['grpo'])})")
     seeds = [int(s) for s in args.seeds.split(",") if s]
     errors = []
+    first_tree = next(iter(tree_arms))
 
     def pair(seed):
         try:
-            tree = run_one(f"treerpo-s{seed}", seed, args.treerpo_options.split(), None) if "treerpo" in arms else None
+            finished = {}
+            for arm, options in tree_arms.items():
+                if arm in arms:
+                    finished[arm] = run_one(f"{arm}-s{seed}", seed, options, None)
             if "grpo" in arms:
-                if tree is None:
-                    done = os.path.join(args.out, "runs", f"treerpo-s{seed}", "result.json")
-                    if not os.path.exists(done):
-                        raise RuntimeError(f"GRPO seed {seed} needs the TreeRPO run of that seed first (its sampled tokens)")
-                    tree = json.load(open(done))
-                run_one(f"grpo-s{seed}", seed, ["--preset", args.grpo_preset] + args.grpo_options.split(), tree["sampled_tokens"])
+                budget = None
+                if args.grpo_budget == "tokens":
+                    tree = finished.get(first_tree)
+                    if tree is None:
+                        done = os.path.join(args.out, "runs", f"{first_tree}-s{seed}", "result.json")
+                        if not os.path.exists(done):
+                            raise RuntimeError(f"GRPO seed {seed} needs the {first_tree} run of that seed first (its sampled tokens)")
+                        tree = json.load(open(done))
+                    budget = tree["sampled_tokens"]
+                run_one(f"grpo-s{seed}", seed, ["--preset", args.grpo_preset] + args.grpo_options.split(), budget)
         except Exception as e:  # noqa: BLE001 - reported below, the other seeds go on
             errors.append(f"seed {seed}: {e}")
 
@@ -198,6 +229,19 @@ def main():
     return 1 if errors else 0
 
 
+def tree_arm_options(args):
+    """The TreeRPO arms, name -> method options, in the order given (the first sets GRPO's budget)."""
+    if not args.tree_arm:
+        return {"treerpo": args.treerpo_options.split()}
+    arms = {}
+    for spec in args.tree_arm:
+        name, _, options = spec.partition("=")
+        if not name or not options or name == "grpo" or "-s" in name or name in arms:
+            sys.exit(f"--tree-arm {spec!r}: expected NAME=OPTIONS with a new name, not 'grpo' and without '-s'")
+        arms[name] = options.split()
+    return arms
+
+
 def summarise(args, base):
     runs_dir = os.path.join(args.out, "runs")
     results = []
@@ -214,8 +258,11 @@ def summarise(args, base):
         tau, prune = config["advantages"]["tau"], config["advantages"]["pruneUniformTrees"]
         if config["algorithm"] == "grpo":
             method[arm] = "GRPO (plain)" if tau == 0 and not prune else "GRPO (filtered)" if tau == 0.1 and prune else f"GRPO (tau {tau}, prune {prune})"
-        else:
+        elif len(by_arm) <= 2:
             method[arm] = "TreeRPO"
+        else:
+            steps = "line steps" if config["stepBoundary"] == "newline" else f"{config['stepTokens']}-token steps"
+            method[arm] = f"TreeRPO {arm} ({steps}, branching {','.join(map(str, config['branching']))})"
     k = base["k"]
     # Format compliance (the share of answers the verifier can read) where every run has it.
     metrics_shown = METRICS + ([("answered", "answered", 100)] if results and all(r.get("answered") is not None for r in results) else [])
@@ -248,34 +295,41 @@ def summarise(args, base):
             summary[arm][key] = dict(mean=m, sd=sd, ci95=half)
             cells.append(f"{m:.1f}" + (f" (sd {sd:.1f}, +-{half:.1f})" if sd is not None else ""))
         lines.append(f"| {method[arm]} | {len(runs)} | " + " | ".join(cells) + " |")
+    lines += tree_diagnostics(runs_dir, results)
+    # Each TreeRPO arm against GRPO, and each later TreeRPO arm against the first one.
+    tree_order = [a for a in tree_arm_options(args) if a in by_arm] + sorted(a for a in by_arm if a not in tree_arm_options(args) and a != "grpo")
+    pairs = [(a, "grpo") for a in tree_order if "grpo" in by_arm] + [(a, tree_order[0]) for a in tree_order[1:]]
     paired = {}
-    if "treerpo" in by_arm and "grpo" in by_arm:
-        common = sorted(set(by_arm["treerpo"]) & set(by_arm["grpo"]))
-        if common:
-            lines += ["", f"Paired difference TreeRPO - {method['grpo']} over seeds {','.join(map(str, common))} "
-                          f"({args.pairing} per pair; mean, standard deviation, 95% t interval):", "",
-                      "| metric | mean difference | sd | 95% interval |", "|---|---|---|---|"]
-            for key, label, scale in metrics_shown:
-                d = [scale * (by_arm["treerpo"][s][key] - by_arm["grpo"][s][key]) for s in common]
-                m, sd, half = interval(d)
-                paired[key] = dict(mean=m, sd=sd, ci95=half, seeds=common, values=d)
-                unit = " points" if scale == 100 else " tokens"
-                lines.append(f"| {label} | {m:+.1f}{unit} | " + (f"{sd:.1f} | {m - half:+.1f} to {m + half:+.1f} |" if sd is not None else "- | - |"))
-            # The interval over seeds holds the questions fixed: every run is scored on the same
-            # ones, so their noise is common to all differences. Over questions instead: each
-            # question's Pass@1 difference averaged over the seeds, and its standard error.
-            evals = [(os.path.join(args.out, f"eval-treerpo-s{s}.json"), os.path.join(args.out, f"eval-grpo-s{s}.json")) for s in common]
-            if all(os.path.exists(a) and os.path.exists(b) for a, b in evals):
-                per_seed = []
-                for a, b in evals:
-                    t, g = json.load(open(a)), json.load(open(b))
-                    per_seed.append([(x - y) / t["k"] for x, y in zip(t["correct_per_question"], g["correct_per_question"])])
-                per_question = [100 * sum(d) / len(d) for d in zip(*per_seed)]
-                m = statistics.mean(per_question)
-                se = statistics.stdev(per_question) / math.sqrt(len(per_question))
-                paired["pass@1_over_questions"] = dict(mean=m, stderr=se, questions=len(per_question))
-                lines += ["", f"Pass@1 difference over the {len(per_question)} questions (each question's difference averaged over the "
-                              f"seeds): {m:+.1f} points, standard error {se:.1f}, 95% interval {m - 1.96 * se:+.1f} to {m + 1.96 * se:+.1f}."]
+    for a, b in pairs:
+        common = sorted(set(by_arm[a]) & set(by_arm[b]))
+        if not common:
+            continue
+        this = paired[f"{a} - {b}"] = {}
+        pairing = args.pairing if b == "grpo" else "the same steps and questions"
+        lines += ["", f"Paired difference {method[a]} - {method[b]} over seeds {','.join(map(str, common))} "
+                      f"({pairing} per pair; mean, standard deviation, 95% t interval):", "",
+                  "| metric | mean difference | sd | 95% interval |", "|---|---|---|---|"]
+        for key, label, scale in metrics_shown:
+            d = [scale * (by_arm[a][s][key] - by_arm[b][s][key]) for s in common]
+            m, sd, half = interval(d)
+            this[key] = dict(mean=m, sd=sd, ci95=half, seeds=common, values=d)
+            unit = " points" if scale == 100 else " tokens"
+            lines.append(f"| {label} | {m:+.1f}{unit} | " + (f"{sd:.1f} | {m - half:+.1f} to {m + half:+.1f} |" if sd is not None else "- | - |"))
+        # The interval over seeds holds the questions fixed: every run is scored on the same
+        # ones, so their noise is common to all differences. Over questions instead: each
+        # question's Pass@1 difference averaged over the seeds, and its standard error.
+        evals = [(os.path.join(args.out, f"eval-{a}-s{s}.json"), os.path.join(args.out, f"eval-{b}-s{s}.json")) for s in common]
+        if all(os.path.exists(x) and os.path.exists(y) for x, y in evals):
+            per_seed = []
+            for x, y in evals:
+                t, g = json.load(open(x)), json.load(open(y))
+                per_seed.append([(u - v) / t["k"] for u, v in zip(t["correct_per_question"], g["correct_per_question"])])
+            per_question = [100 * sum(d) / len(d) for d in zip(*per_seed)]
+            m = statistics.mean(per_question)
+            se = statistics.stdev(per_question) / math.sqrt(len(per_question))
+            this["pass@1_over_questions"] = dict(mean=m, stderr=se, questions=len(per_question))
+            lines += ["", f"Pass@1 difference over the {len(per_question)} questions (each question's difference averaged over the "
+                          f"seeds): {m:+.1f} points, standard error {se:.1f}, 95% interval {m - 1.96 * se:+.1f} to {m + 1.96 * se:+.1f}."]
     text = "\n".join(lines)
     print(text)
     open(os.path.join(args.out, "results.md"), "w").write(text + "\n")
@@ -286,6 +340,39 @@ def summarise(args, base):
     if names:
         sh([args.treerpo, "report"] + [os.path.join(runs_dir, n) for n in names] + ["--out", os.path.join(args.out, "curves.svg"),
            "--title", f"TreeRPO vs {method.get('grpo', 'GRPO')}, paired by seed at {args.pairing}"], stdout=subprocess.DEVNULL)
+
+
+def tree_diagnostics(runs_dir, results):
+    """Per run, summed over its steps: the share of sibling groups kept and of exact ties at each
+    depth (groups of one child, as a branching of 1 makes, left out), and the per-line slip rate
+    of the leaves' computation lines over the first and the last 10 steps."""
+    lines = ["", "Tree diagnostics per run (summed over steps; depth 1 = the first step's siblings; groups of one child "
+                 "left out; slips = wrong `Step k:` lines of the leaves / all of them):", "",
+             "| run | groups per depth | kept per depth | exact ties per depth | slip rate, first 10 steps | last 10 steps |",
+             "|---|---|---|---|---|---|"]
+    for r in results:
+        metrics = [json.loads(line) for line in open(os.path.join(runs_dir, r["run"], "metrics.jsonl")) if line.strip()]
+        if not metrics or "groups_per_depth" not in metrics[0]:
+            continue
+        depth = max(len(m["groups_per_depth"]) for m in metrics)
+
+        def total(key, d):
+            return sum(m[key][d] for m in metrics if d < len(m.get(key, [])))
+        # A level of branching 1 makes groups of one child, which sit in groups_per_depth but can
+        # never be kept or tie: shown as "-".
+        config = json.load(open(os.path.join(runs_dir, r["run"], "config.json")))
+        branching = config["branching"] if config["algorithm"] == "treerpo" else [config["groupSize"]]
+        single = [d < len(branching) and branching[d] == 1 for d in range(depth)]
+        groups = [total("groups_per_depth", d) for d in range(depth)]
+        kept = ["-" if single[d] else f"{100 * total('groups_kept_per_depth', d) / max(1, groups[d]):.0f}%" for d in range(depth)]
+        tied = ["-" if single[d] else f"{100 * total('groups_tied_per_depth', d) / max(1, groups[d]):.0f}%" for d in range(depth)]
+
+        def slips(part):
+            lines_, wrong = sum(m.get("step_lines", 0) for m in part), sum(m.get("step_line_slips", 0) for m in part)
+            return f"{100 * wrong / lines_:.1f}%" if lines_ else "-"
+        lines.append(f"| {r['run']} | {' / '.join(f'{g:,}' for g in groups)} | {' / '.join(kept)} | {' / '.join(tied)} | "
+                     f"{slips(metrics[:10])} | {slips(metrics[-10:])} |")
+    return lines
 
 
 if __name__ == "__main__":
