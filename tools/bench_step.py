@@ -29,6 +29,10 @@ TRL's step is timed by a TrainerCallback (on_step_begin to on_step_end: generati
 `generate` calls, its scoring time the rest of `_generate_and_score_completions`. treerpo's split
 is metrics.jsonl's seconds_sampling and seconds_training (its step = their sum; checkpoint writes
 are not in either and not counted). Peak memory is each process's maximum resident set (wait4).
+The floating-point bound of a treerpo step is its matrix-product FLOPs (metrics.jsonl's
+flops_sampling + flops_training, counted from the shapes) at the sgemm peak that `treerpo bench
+kernels --peak-json` measures at the start of every round; the table after the main one prints
+it with the step's share of it and TRL's step over it.
 
     bash tools/setup-python.sh trl && bash tools/fetch_smollm2_gguf.sh
     swift build -c release --scratch-path .build-bench
@@ -296,7 +300,8 @@ def run_treerpo(args, ws, mode, n, env):
     metrics = [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines() if l.strip()]
     steps = [dict(seconds=m["seconds_sampling"] + m["seconds_training"], sampling=m["seconds_sampling"],
                   scoring=0.0, training=m["seconds_training"], sampled=m["tokens_sampled"],
-                  trained=m["tokens_trained"], packed=m.get("tokens_packed", 0), reward=m.get("reward_mean"))
+                  trained=m["tokens_trained"], packed=m.get("tokens_packed", 0), reward=m.get("reward_mean"),
+                  flops=m.get("flops_sampling", 0) + m.get("flops_training", 0))
              for m in metrics]
     return dict(steps=steps, wall=wall, peak=peak)
 
@@ -317,7 +322,14 @@ def summarize(runs):
                 trained_per_s=statistics.median(s["trained"] / s["seconds"] for s in later),
                 sampled=med("sampled"), trained=med("trained"), first=statistics.median(s["seconds"] for s in first),
                 peak=max(r["peak"] for r in runs), wall=statistics.median(r["wall"] for r in runs),
-                n=len(later), procs=len(runs))
+                flops=statistics.median(s.get("flops", 0) for s in later), n=len(later), procs=len(runs))
+
+
+def sgemm_peak(args, env):
+    """The best OpenBLAS GFLOP/s of `treerpo bench kernels` at these threads, measured now."""
+    out = subprocess.run([args.treerpo, "bench", "kernels", "--threads", str(args.threads), "--rounds", "3", "--peak-json"],
+                         check=True, capture_output=True, text=True, env=env).stdout
+    return json.loads(out.strip().splitlines()[-1])["sgemm_peak_gflops"]
 
 
 def bench(args):
@@ -327,8 +339,11 @@ def bench(args):
                HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     sides = ([] if args.skip_trl else ["trl"]) + args.modes
     results = {s: [] for s in sides}
-    loads = []
+    loads, peaks = [], []
     for r in range(args.rounds):
+        # The sgemm peak of this round (for the floating-point bound), measured between the runs.
+        peaks.append(sgemm_peak(args, env))
+        print(f"  round {r + 1}: sgemm peak {peaks[-1]:.1f} GFLOP/s at {args.threads} thread(s)", file=sys.stderr, flush=True)
         # Alternate which side goes first so the other engineer's load lands on both sides alike.
         for side in (sides if r % 2 == 0 else sides[::-1]):
             res = run_trl(args, hf, r, env) if side == "trl" else run_treerpo(args, ws, side, r, env)
@@ -336,14 +351,14 @@ def bench(args):
             loads.append(os.getloadavg()[0])
             # Saved after every run, so --summary-only can print the table of a run cut short.
             (args.work / "results.json").write_text(json.dumps(dict(
-                results=results, loads=loads, random_model=random_model, args=vars(args)), default=str, indent=1))
+                results=results, loads=loads, peaks=peaks, random_model=random_model, args=vars(args)), default=str, indent=1))
             print(f"  round {r + 1} {side}: " + ", ".join(f"{s['seconds']:.1f}" for s in res["steps"])
                   + f" s/step, wall {res['wall']:.0f} s, peak {res['peak'] / 2**20:.0f} MiB, "
                   f"load {os.getloadavg()[0]:.2f}", file=sys.stderr, flush=True)
-    print_table(args, results, loads, random_model)
+    print_table(args, results, loads, random_model, peaks)
 
 
-def print_table(args, results, loads, random_model):
+def print_table(args, results, loads, random_model, peaks=()):
     sides = [s for s in results if results[s]]
     rows = {s: summarize(results[s]) for s in sides}
     t = rows.get("trl")
@@ -371,6 +386,22 @@ def print_table(args, results, loads, random_model):
     print("TRL sampling = its generate calls; scoring = the rest of _generate_and_score_completions (reward, "
           "advantages); training = the step minus both. TRL trained tokens = completion tokens (its completion mask); "
           "treerpo's = tokens_trained (loss tokens).")
+    # The floating-point bound: the treerpo step's matrix-product FLOPs (metrics' flops_sampling +
+    # flops_training, counted from the shapes) at the sgemm peak measured in this run.
+    bounded = [s for s in sides if s != "trl" and rows[s]["flops"] > 0]
+    if peaks and bounded:
+        peak = statistics.median(peaks)
+        print(f"\nfloating-point bound: each treerpo step's matrix-product FLOPs at the sgemm peak of this run "
+              f"({peak:.1f} GFLOP/s, median of {len(peaks)} measurements: " + ", ".join(f"{p:.1f}" for p in peaks) + ")")
+        print("| side | step GFLOP | bound s | s/step | step / bound | achieved GFLOP/s | TRL / bound | TRL / this |")
+        print("|---|---|---|---|---|---|---|---|")
+        for s in bounded:
+            x = rows[s]
+            bound = x["flops"] / (peak * 1e9)
+            print("| " + " | ".join([names[s], f"{x['flops'] / 1e9:.0f}", f"{bound:.1f}", f"{x['seconds']:.1f}",
+                                      f"{x['seconds'] / bound:.2f}x", f"{x['flops'] / 1e9 / x['seconds']:.1f}",
+                                      f"{t['seconds'] / bound:.2f}x" if t else "-",
+                                      f"{t['seconds'] / x['seconds']:.2f}x" if t else "-"]) + " |")
 
 
 def summary_only(args):
@@ -378,7 +409,7 @@ def summary_only(args):
     saved = json.loads((args.work / "results.json").read_text())
     for k in ("prompts", "tree_prompts", "group_size", "max_tokens", "threads", "lr", "steps"):
         setattr(args, k, type(getattr(args, k))(saved["args"][k]))
-    print_table(args, saved["results"], saved["loads"], saved["random_model"])
+    print_table(args, saved["results"], saved["loads"], saved["random_model"], saved.get("peaks", ()))
 
 
 def main():

@@ -26,6 +26,9 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Sequence length for the attention measurement.")
     var tokens = 256
 
+    @Flag(help: "Measure the matrix-product table only and print its best OpenBLAS rate (the sgemm peak) as one JSON object.")
+    var peakJSON = false
+
     func validate() throws {
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1, got \(rounds)") }
         guard tokens >= 1 else { throw ValidationError("--tokens must be at least 1, got \(tokens)") }
@@ -33,6 +36,15 @@ struct BenchKernels: ParsableCommand {
 
     func run() throws {
         runtime.apply()
+        if peakJSON {
+            // For tools/bench_step.py's floating-point bound: the peak of this machine and threads now.
+            let rows = KernelBenchmark.gemm(rounds: rounds)
+            let peak: [String: Double] = ["threads": Double(Compute.threads), "rounds": Double(rounds),
+                                          "sgemm_peak_gflops": rows.map(\.openblasGflops).max() ?? 0]
+            let data = try JSONSerialization.data(withJSONObject: peak, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
         print("treerpo bench kernels: \(Compute.threads) thread(s), median of \(rounds) alternating runs")
         print("")
         print(Table.render(

@@ -49,6 +49,10 @@ public struct StepMetrics: Codable, Equatable, Sendable {
     public var tokensPathExpanded = 0
     public var secondsSampling = 0.0
     public var secondsTraining = 0.0
+    /// Matrix-product FLOPs of the step's sampling and of its update, counted from the shapes
+    /// (`StepWork`); optional so that metrics written before they existed still read.
+    public var flopsSampling: Double? = nil
+    public var flopsTraining: Double? = nil
     /// In a job of several ranks (docs/mpi.md), rank 0's seconds inside exchanges with the
     /// others (trees, loss statistics, the gradient sum; waiting for a slower rank included) and
     /// the bytes it sent; absent for one process.
@@ -74,6 +78,7 @@ public struct StepMetrics: Codable, Equatable, Sendable {
         case tokensSampled = "tokens_sampled", tokensSampledTotal = "tokens_sampled_total"
         case tokensTrained = "tokens_trained", tokensPacked = "tokens_packed", tokensPathExpanded = "tokens_path_expanded"
         case secondsSampling = "seconds_sampling", secondsTraining = "seconds_training"
+        case flopsSampling = "flops_sampling", flopsTraining = "flops_training"
         case secondsExchanging = "seconds_exchanging", bytesSent = "exchange_bytes_sent"
         case eval
     }

@@ -264,6 +264,7 @@ public final class Trainer {
         m.stepLines = scores.lines.lines
         m.stepLineSlips = scores.lines.slips
         m.tokensSampled = trees.reduce(0) { $0 + $1.stepTokenCount }
+        m.flopsSampling = StepWork.samplingFlops(trees, config: updater.model.config)
         tokensSampledTotal += m.tokensSampled
         m.tokensSampledTotal = tokensSampledTotal
 
@@ -302,6 +303,8 @@ public final class Trainer {
             sequences = TreePacking.lossSequences(trees, aggregation: config.aggregation,
                                                   maxTokens: max(16, (packed + communicator.size - 1) / communicator.size))
         }
+        m.flopsTraining = StepWork.trainingFlops(sequences, config: updater.model.config, epochs: config.ppoEpochs,
+                                                 referenceModel: config.beta > 0)
         if !sequences.isEmpty {
             m.tokensTrained = sequences.reduce(0) { $0 + $1.lossTokens.count }
             m.tokensPacked = sequences.reduce(0) { $0 + $1.count }

@@ -1,5 +1,6 @@
 import Benchmarks
 import Sampling
+import Transformer
 import Testing
 
 /// The FLOP counts behind `bench train`'s share of the sgemm peak and `bench sample`'s roofline,

@@ -10,14 +10,7 @@ enum HandMadeTrees {
     /// `count` trees (at most 4), one sequence each.
     static func sequences(count: Int = 2) throws -> [PackedSequence] {
         precondition((1...4).contains(count))
-        var tree = RolloutTree(question: "q", reference: "1", promptTokens: [5, 6, 7])
-        let a = tree.addChild(of: 0, tokens: [8, 9, 10], logProbs: [0, 0, 0], finishReason: .stepLength)
-        let b = tree.addChild(of: 0, tokens: [11, 12], logProbs: [0, 0], finishReason: .stepLength)
-        tree.addChild(of: a, tokens: [13, 14], logProbs: [0, 0], finishReason: .eos, reward: 1)
-        tree.addChild(of: a, tokens: [15], logProbs: [0], finishReason: .eos, reward: 0)
-        tree.addChild(of: b, tokens: [16, 17, 18], logProbs: [0, 0, 0], finishReason: .eos, reward: 0)
-        tree.addChild(of: b, tokens: [19], logProbs: [0], finishReason: .eos, reward: 1)
-        var trees = Array(repeating: tree, count: count)
+        var trees = Array(repeating: tree(), count: count)
         // Node 3 is a's first leaf, 4 its second, 5 b's first leaf.
         let changes: [(tree: Int, node: Int, reward: Double)] = [(1, 3, 0), (2, 5, 1), (3, 4, 1)]
         for c in changes where c.tree < count { trees[c.tree][c.node].reward = c.reward }
@@ -25,5 +18,18 @@ enum HandMadeTrees {
         let sequences = TreePacking.lossSequences(trees, aggregation: .tokenMean, maxTokens: 16)
         #expect(sequences.count == count)
         return sequences
+    }
+
+    /// The tree itself, rewards set, no advantages: first steps a = [8, 9, 10] and b = [11, 12];
+    /// a's leaves [13, 14] (reward 1) and [15] (0), b's [16, 17, 18] (0) and [19] (1).
+    static func tree() -> RolloutTree {
+        var tree = RolloutTree(question: "q", reference: "1", promptTokens: [5, 6, 7])
+        let a = tree.addChild(of: 0, tokens: [8, 9, 10], logProbs: [0, 0, 0], finishReason: .stepLength)
+        let b = tree.addChild(of: 0, tokens: [11, 12], logProbs: [0, 0], finishReason: .stepLength)
+        tree.addChild(of: a, tokens: [13, 14], logProbs: [0, 0], finishReason: .eos, reward: 1)
+        tree.addChild(of: a, tokens: [15], logProbs: [0], finishReason: .eos, reward: 0)
+        tree.addChild(of: b, tokens: [16, 17, 18], logProbs: [0, 0, 0], finishReason: .eos, reward: 0)
+        tree.addChild(of: b, tokens: [19], logProbs: [0], finishReason: .eos, reward: 1)
+        return tree
     }
 }

@@ -31,6 +31,9 @@ import Transformer
         let a = try StepMetrics.read(straight.metricsFile), b = try StepMetrics.read(resumed.metricsFile)
         #expect(a.map(\.step) == [0, 1, 2, 3] && b.map(\.step) == [0, 1, 2, 3])
         #expect(a.map(\.loss) == b.map(\.loss))
+        // Every step counts its FLOPs (StepWorkTests checks the counts by hand), the same resumed.
+        #expect(a.allSatisfy { ($0.flopsSampling ?? 0) > 0 && ($0.flopsTraining ?? -1) >= 0 })
+        #expect(a.map(\.flopsSampling) == b.map(\.flopsSampling) && a.map(\.flopsTraining) == b.map(\.flopsTraining))
         // Only the newest `keepCheckpoints` remain, and the final one loads as the run's weights.
         #expect(ws.checkpoints(run: "stopped").map(\.step) == [3, 4])
         let final = try ws.checkpoints(run: "stopped").last!.loadParameters(config: resumed.model.config)

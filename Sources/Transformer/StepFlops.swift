@@ -1,4 +1,3 @@
-import Transformer
 
 /// Floating-point operations of a model's matrix products, counted from the shapes at 2 per
 /// multiply-add: the linear maps of every layer, the logits rows of the head, and attention's
