@@ -27,6 +27,12 @@ public enum KernelBenchmark {
         (16, 1536, 576), (256, 1536, 576), (2048, 576, 1536),
     ]
 
+    /// OpenBLAS's best rate over `gemmSizes` in this process at its current threads: the ceiling
+    /// that `bench train`, `bench sample` and tools/bench_step.py's floating-point bound divide by.
+    public static func sgemmPeakGflops(rounds: Int) -> Double {
+        gemm(rounds: rounds).map(\.openblasGflops).max() ?? 0
+    }
+
     public static func gemm(rounds: Int, sizes: [(Int, Int, Int)] = gemmSizes) -> [GemmRow] {
         var rng = BenchRNG(seed: 1)
         return sizes.map { m, n, k in

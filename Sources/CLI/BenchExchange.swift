@@ -13,6 +13,8 @@ struct BenchExchange: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
+    @OptionGroup var mpi: MPIOptions
+
     @Option(help: "Floats summed (default: SmolLM2-135M-Instruct's parameters).")
     var floats = 134_515_008
 
@@ -26,7 +28,7 @@ struct BenchExchange: ParsableCommand {
 
     func run() throws {
         runtime.apply()
-        let job = try MPIJob.start(timeoutSeconds: runtime.mpiTimeout)
+        let job = try MPIJob.start(timeoutSeconds: mpi.mpiTimeout)
         guard job.size > 1 else {
             throw RuntimeFailure("bench exchange measures exchanges between ranks: run it under mpirun with -np 2 or more")
         }

@@ -73,7 +73,7 @@ struct BenchSample: ParsableCommand {
         print(String(format: "tree (last run): decode %.2f s, of which forwards %.2f s and the sampler's own loop (draws, log-probs, bookkeeping, batch) %.2f s",
                      s.wallSeconds - s.prefillSeconds, s.decodeForwardSeconds, s.wallSeconds - s.prefillSeconds - s.decodeForwardSeconds))
         // The roofline of each batch width, from this process's own sgemm peak and memory bandwidth.
-        let peak = KernelBenchmark.gemm(rounds: 3).map(\.openblasGflops).max() ?? 0
+        let peak = KernelBenchmark.sgemmPeakGflops(rounds: 3)
         let bandwidth = KernelBenchmark.memoryReadGBps()
         let roofline = DecodeRoofline.rows(s.decodeForwards, config: m.config, peakGflops: peak, bandwidthGBps: bandwidth)
         print(String(format: "tree decode forwards (last run) against the roofline of their width: sgemm peak %.1f GFLOP/s, memory read %.1f GB/s (both measured now, \(Compute.threads) thread(s))", peak, bandwidth))

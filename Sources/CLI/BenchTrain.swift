@@ -63,7 +63,7 @@ struct BenchTrain: ParsableCommand {
                                        layout: TrainBenchmark.Layout(rawValue: layout)!, promptShare: promptShare,
                                        allLogitRows: allLogitRows, residentBeforeModel: before)
         // The ceiling, in this process at these threads: OpenBLAS's best rate over bench kernels' sizes.
-        r.sgemmPeakGflops = KernelBenchmark.gemm(rounds: 5).map(\.openblasGflops).max()
+        r.sgemmPeakGflops = KernelBenchmark.sgemmPeakGflops(rounds: 5)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = .sortedKeys

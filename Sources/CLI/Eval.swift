@@ -67,6 +67,8 @@ struct Eval: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
+    @OptionGroup var mpi: MPIOptions
+
     func validate() throws {
         guard samples >= 1 else { throw ValidationError("--samples must be at least 1, got \(samples)") }
         guard temperature >= 0, temperature.isFinite else { throw ValidationError("--temperature must be >= 0, got \(temperature)") }
@@ -78,7 +80,7 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         runtime.apply()
-        let job = try MPIJob.start(timeoutSeconds: runtime.mpiTimeout)
+        let job = try MPIJob.start(timeoutSeconds: mpi.mpiTimeout)
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         let ref: CheckpointRef? = base ? nil : try checkpoint.map { try ws.resolveCheckpoint($0) } ?? ws.latestCheckpoint()
         let loaded = try WorkspaceModel.load(ws, checkpoint: ref)

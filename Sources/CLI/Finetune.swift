@@ -101,6 +101,8 @@ struct Finetune: ParsableCommand {
 
     @OptionGroup var runtime: RuntimeOptions
 
+    @OptionGroup var mpi: MPIOptions
+
     func validate() throws {
         if data != nil && task != nil { throw ValidationError("give --data FILE or --task arithmetic, not both") }
         if let task, task != "arithmetic" { throw ValidationError("--task: expected arithmetic, found \(task)") }
@@ -161,7 +163,7 @@ struct Finetune: ParsableCommand {
 
     func run() throws {
         runtime.apply()
-        let job = try MPIJob.start(timeoutSeconds: runtime.mpiTimeout)
+        let job = try MPIJob.start(timeoutSeconds: mpi.mpiTimeout)
         let ws = Workspace(root: URL(fileURLWithPath: workspace))
         // Rank 0's default name (clocks of the ranks may differ by a second).
         let name = String(decoding: try job.broadcast(Array((runName ?? Self.defaultRunName()).utf8)), as: UTF8.self)
