@@ -229,6 +229,20 @@ def main():
     return 1 if errors else 0
 
 
+def paired_over_questions(evals):
+    """Pass@1 difference A - B in points over the questions, from (eval A, eval B) file pairs of
+    several seeds scored on the same questions: each question's difference averaged over the
+    seeds, then the mean and standard error over the questions. Returns (mean, stderr, questions)."""
+    per_seed = []
+    for x, y in evals:
+        a, b = json.load(open(x)), json.load(open(y))
+        if a["correct_per_question"] is None or len(a["correct_per_question"]) != len(b["correct_per_question"]) or a["k"] != b["k"]:
+            raise ValueError(f"{x} and {y} were not scored on the same questions and samples")
+        per_seed.append([(u - v) / a["k"] for u, v in zip(a["correct_per_question"], b["correct_per_question"])])
+    per_question = [100 * sum(d) / len(d) for d in zip(*per_seed)]
+    return statistics.mean(per_question), statistics.stdev(per_question) / math.sqrt(len(per_question)), len(per_question)
+
+
 def tree_arm_options(args):
     """The TreeRPO arms, name -> method options, in the order given (the first sets GRPO's budget)."""
     if not args.tree_arm:
@@ -297,7 +311,8 @@ def summarise(args, base):
         lines.append(f"| {method[arm]} | {len(runs)} | " + " | ".join(cells) + " |")
     lines += tree_diagnostics(runs_dir, results)
     # Each TreeRPO arm against GRPO, and each later TreeRPO arm against the first one.
-    tree_order = [a for a in tree_arm_options(args) if a in by_arm] + sorted(a for a in by_arm if a not in tree_arm_options(args) and a != "grpo")
+    named = tree_arm_options(args)
+    tree_order = [a for a in named if a in by_arm] + sorted(a for a in by_arm if a not in named and a != "grpo")
     pairs = [(a, "grpo") for a in tree_order if "grpo" in by_arm] + [(a, tree_order[0]) for a in tree_order[1:]]
     paired = {}
     for a, b in pairs:
@@ -320,15 +335,9 @@ def summarise(args, base):
         # question's Pass@1 difference averaged over the seeds, and its standard error.
         evals = [(os.path.join(args.out, f"eval-{a}-s{s}.json"), os.path.join(args.out, f"eval-{b}-s{s}.json")) for s in common]
         if all(os.path.exists(x) and os.path.exists(y) for x, y in evals):
-            per_seed = []
-            for x, y in evals:
-                t, g = json.load(open(x)), json.load(open(y))
-                per_seed.append([(u - v) / t["k"] for u, v in zip(t["correct_per_question"], g["correct_per_question"])])
-            per_question = [100 * sum(d) / len(d) for d in zip(*per_seed)]
-            m = statistics.mean(per_question)
-            se = statistics.stdev(per_question) / math.sqrt(len(per_question))
-            this["pass@1_over_questions"] = dict(mean=m, stderr=se, questions=len(per_question))
-            lines += ["", f"Pass@1 difference over the {len(per_question)} questions (each question's difference averaged over the "
+            m, se, n = paired_over_questions(evals)
+            this["pass@1_over_questions"] = dict(mean=m, stderr=se, questions=n)
+            lines += ["", f"Pass@1 difference over the {n} questions (each question's difference averaged over the "
                           f"seeds): {m:+.1f} points, standard error {se:.1f}, 95% interval {m - 1.96 * se:+.1f} to {m + 1.96 * se:+.1f}."]
     text = "\n".join(lines)
     print(text)
