@@ -113,6 +113,9 @@ def main():
                     help="how each seed's pair was matched, for the summary (when OUT holds runs gathered from elsewhere; "
                          "default: from --grpo-budget)")
     args = ap.parse_args()
+    # Tree arms always run --steps, so two of them pair at the same steps unless --pairing says
+    # otherwise (runs gathered from elsewhere, or arms given their own --max-sampled-tokens).
+    args.tree_pairing = args.pairing or "the same steps and questions"
     if args.pairing is None:
         args.pairing = "equal sampled tokens" if args.grpo_budget == "tokens" else "the same steps and questions"
 
@@ -272,7 +275,7 @@ def summarise(args, base):
         tau, prune = config["advantages"]["tau"], config["advantages"]["pruneUniformTrees"]
         if config["algorithm"] == "grpo":
             method[arm] = "GRPO (plain)" if tau == 0 and not prune else "GRPO (filtered)" if tau == 0.1 and prune else f"GRPO (tau {tau}, prune {prune})"
-        elif len(by_arm) <= 2:
+        elif sum(1 for a in by_arm if a != "grpo") == 1:
             method[arm] = "TreeRPO"
         else:
             steps = "line steps" if config["stepBoundary"] == "newline" else f"{config['stepTokens']}-token steps"
@@ -320,7 +323,7 @@ def summarise(args, base):
         if not common:
             continue
         this = paired[f"{a} - {b}"] = {}
-        pairing = args.pairing if b == "grpo" else "the same steps and questions"
+        pairing = args.pairing if b == "grpo" else args.tree_pairing
         lines += ["", f"Paired difference {method[a]} - {method[b]} over seeds {','.join(map(str, common))} "
                       f"({pairing} per pair; mean, standard deviation, 95% t interval):", "",
                   "| metric | mean difference | sd | 95% interval |", "|---|---|---|---|"]
