@@ -239,9 +239,10 @@ def paired_over_questions(evals):
     per_seed = []
     for x, y in evals:
         a, b = json.load(open(x)), json.load(open(y))
-        if a["correct_per_question"] is None or len(a["correct_per_question"]) != len(b["correct_per_question"]) or a["k"] != b["k"]:
+        ca, cb = a.get("correct_per_question"), b.get("correct_per_question")
+        if ca is None or cb is None or len(ca) != len(cb) or a["k"] != b["k"]:
             raise ValueError(f"{x} and {y} were not scored on the same questions and samples")
-        per_seed.append([(u - v) / a["k"] for u, v in zip(a["correct_per_question"], b["correct_per_question"])])
+        per_seed.append([(u - v) / a["k"] for u, v in zip(ca, cb)])
     per_question = [100 * sum(d) / len(d) for d in zip(*per_seed)]
     return statistics.mean(per_question), statistics.stdev(per_question) / math.sqrt(len(per_question)), len(per_question)
 
