@@ -153,6 +153,55 @@ enum PackedTree {
         }
     }
 
+    /// A GRPO group packed as one tree: a 10-token prompt, then 6 completions of 30 tokens
+    /// each hanging from its last token (190 tokens, three 64-query blocks), then a 3-way tree
+    /// whose children have 2 children each. Queries of a completion see the prompt and their own
+    /// completion only.
+    static let wideGroup: [Int] = {
+        var parents = (0..<10).map { $0 - 1 }
+        for _ in 0..<6 {
+            let first = parents.count
+            parents += [9] + Array(first..<(first + 29))
+        }
+        let root = parents.count
+        parents += [-1, root]
+        for _ in 0..<3 {
+            let child = parents.count
+            parents += [root + 1, child, child + 1]
+            for _ in 0..<2 { parents += [child + 2, parents.count] }
+        }
+        return parents
+    }()
+
+    @Test(arguments: [Case(tokens: 0, qHeads: 4, kvHeads: 2, headDim: 8), Case(tokens: 0, qHeads: 3, kvHeads: 1, headDim: 33)])
+    func wideGroupMatchesReference(c: Case) throws {
+        let mask = try AttentionMask(parents: Self.wideGroup)
+        var c = c
+        c.tokens = mask.count
+        try check(c, mask: mask, visible: { mask.allows(query: $0, key: $1) }, seed: 41, label: "wide group")
+    }
+
+    /// Each block's score columns are exactly the keys its queries see (the union of their
+    /// chains), not the whole span before the block: that is where a wide tree's work goes.
+    @Test func blocksKeepOnlyTheKeysTheirQueriesSee() throws {
+        for parents in [Self.wideGroup, Self.packed(Self.packedPieces).parents, PackedTree.parents] {
+            let mask = try AttentionMask(parents: parents)
+            for block in Attention.blocks(mask) {
+                let seen = (block.keyStart..<block.rows.upperBound).filter { j in block.rows.contains { mask.allows(query: $0, key: j) } }
+                let columns = block.keys.map { $0.map(Int.init) } ?? Array(block.keyStart..<block.rows.upperBound)
+                #expect(columns == seen, "block \(block.rows)")
+            }
+        }
+        // The group's blocks: the first sees all of 0..<64 (prompt, completion 1, the start of
+        // completion 2); the second (64..<128, in completions 2 to 4) the prompt and those
+        // three completions up to 128, 10 + 30 + 30 + 28 keys instead of 128; the third
+        // (128..<190, completions 4 to 6) 10 + 3 x 30 instead of 190.
+        let blocks = Attention.blocks(try AttentionMask(parents: Self.wideGroup))
+        #expect(blocks.map(\.rows) == [0..<64, 64..<128, 128..<190, 190..<213])
+        #expect(blocks.map(\.width) == [64, 98, 100, 23])
+        #expect(blocks[0].keys == nil && blocks[1].keys != nil)
+    }
+
     @Test func referenceBackwardMatchesFiniteDifferences() throws {
         let c = Case(tokens: 6, qHeads: 2, kvHeads: 1, headDim: 3)
         var rng = TestRNG(seed: 77)

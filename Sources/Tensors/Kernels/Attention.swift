@@ -14,9 +14,14 @@ import Foundation
 ///   - within a segment, by blocks of `rowBlock` queries: every key a query sees is at or before
 ///     it, so the block of queries [a, b) needs the keys [segment start, b) only, which skips
 ///     most of the masked upper triangle (about half the score flops of a long causal run);
+///   - in a tree, a block needs only the union of its queries' chains: a block inside one
+///     completion of a group of 64 packed after a shared prompt sees the prompt and its own
+///     completion, not the 63 others. Those keys (and values) are gathered into scratch, so
+///     the score GEMMs are `rows x union` instead of `rows x (b - segment start)`: a packed
+///     group or tree costs about tokens x path length instead of tokens^2 / 2;
 ///   - per query row: a purely causal row (it sees every earlier token of its segment) takes a
 ///     contiguous SIMD softmax; a tree row gathers its chain of visible keys.
-/// Scores live in `rowBlock x segment-length` scratch kept between calls (`ScratchPool`).
+/// Scores live in `rowBlock x widest block` scratch kept between calls (`ScratchPool`).
 public enum Attention {
     public struct Shape: Equatable, Sendable {
         public var tokens: Int, qHeads: Int, kvHeads: Int, headDim: Int
@@ -32,25 +37,78 @@ public enum Attention {
     /// skipped triangle grows with the number of blocks.
     static let rowBlock = 64
 
-    /// A block of queries [rows) of one segment and the keys it needs, [keyStart, rows.upperBound).
+    /// A block of queries [rows) of one segment and the keys its queries see: every token of
+    /// [keyStart, rows.upperBound) when `keys` is nil, else `keys` (ascending, a strict subset).
+    /// Column c of the block's scores is key keyStart + c, or keys[c].
     struct Block {
         var rows: Range<Int>
         var keyStart: Int
-        var width: Int { rows.upperBound - keyStart }
+        var keys: [Int32]?
+        var width: Int { keys?.count ?? rows.upperBound - keyStart }
     }
 
-    /// The blocks of every segment, in order.
+    /// The blocks of every segment, in order, each with the union of its queries' chains.
+    /// A causal row's chain is all of [keyStart, i], so in a gathered block too its keys are the
+    /// first i - keyStart + 1 columns (the contiguous softmax still applies).
     static func blocks(_ mask: AttentionMask) -> [Block] {
         var out: [Block] = []
-        for segment in mask.segments {
-            var a = segment.lowerBound
-            while a < segment.upperBound {
-                let b = Swift.min(a + rowBlock, segment.upperBound)
-                out.append(Block(rows: a..<b, keyStart: segment.lowerBound))
-                a = b
+        // stamp[j] == block number: key j is in that block's union (no clearing between blocks).
+        var stamp = [Int32](repeating: -1, count: mask.count)
+        mask.parents.withUnsafeBufferPointer { parents in
+            for segment in mask.segments {
+                var a = segment.lowerBound
+                while a < segment.upperBound {
+                    let b = Swift.min(a + rowBlock, segment.upperBound), id = Int32(out.count)
+                    var union = 0
+                    for i in a..<b {
+                        // A chain whose key is stamped was walked already from there on up.
+                        var j = i
+                        while j >= 0 && stamp[j] != id {
+                            stamp[j] = id
+                            union += 1
+                            j = Int(parents[j])
+                        }
+                    }
+                    var keys: [Int32]?
+                    if union < b - segment.lowerBound {
+                        var list = [Int32]()
+                        list.reserveCapacity(union)
+                        for j in segment.lowerBound..<b where stamp[j] == id { list.append(Int32(j)) }
+                        keys = list
+                    }
+                    out.append(Block(rows: a..<b, keyStart: segment.lowerBound, keys: keys))
+                    a = b
+                }
             }
         }
         return out
+    }
+
+    /// Writes each key's column in `block` into `columns` (indexed by token).
+    static func setColumns(of block: Block, _ columns: UnsafeMutableBufferPointer<Int32>) {
+        if let keys = block.keys {
+            for (c, j) in keys.enumerated() { columns[Int(j)] = Int32(c) }
+        } else {
+            for j in block.keyStart..<block.rows.upperBound { columns[j] = Int32(j - block.keyStart) }
+        }
+    }
+
+    /// Rows `keys` of `source` (`stride` floats each) into `target`, one after another.
+    static func gatherRows(_ source: UnsafePointer<Float>, _ keys: [Int32], stride: Int, into target: UnsafeMutablePointer<Float>) {
+        for (c, j) in keys.enumerated() { (target + c * stride).update(from: source + Int(j) * stride, count: stride) }
+    }
+
+    /// Adds `source`'s rows one after another into rows `keys` of `target` (`stride` floats each).
+    static func scatterAddRows(_ source: UnsafePointer<Float>, _ keys: [Int32], stride: Int, into target: UnsafeMutablePointer<Float>) {
+        for (c, j) in keys.enumerated() {
+            let t = target + Int(j) * stride, f = source + c * stride
+            for x in 0..<stride { t[x] += f[x] }
+        }
+    }
+
+    /// The widest gathered block (0 when none gathers): its keys and values need scratch.
+    static func widestGathered(_ blocks: [Block]) -> Int {
+        blocks.lazy.filter { $0.keys != nil }.map(\.width).max() ?? 0
     }
 
     /// Per block and query head h (kv head g): S = scale Q_h K_g^T `[rows, width]` by one GEMM,
@@ -63,27 +121,40 @@ public enum Attention {
     ) {
         guard s.tokens > 0 else { return }
         let blocks = blocks(mask)
-        let widest = blocks.map(\.width).max() ?? 0
-        ScratchPool.shared.with(count: rowBlock * widest) { probs in
+        let widest = blocks.map(\.width).max() ?? 0, gathered = widestGathered(blocks) * s.kvStride
+        var columns = [Int32](repeating: 0, count: s.tokens)
+        ScratchPool.shared.with(count: rowBlock * widest + 2 * gathered) { scratch in
+            let probs = scratch, keysGathered = scratch + rowBlock * widest, valuesGathered = keysGathered + gathered
             mask.parents.withUnsafeBufferPointer { parents in
                 mask.depths.withUnsafeBufferPointer { depths in
-                    for block in blocks {
-                        let rows = block.rows.count, w = block.width, k0 = block.keyStart
-                        for h in 0..<s.qHeads {
-                            let g = h / s.group
-                            Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim, alpha: scale,
-                                         a: q + block.rows.lowerBound * s.qStride + h * s.headDim, lda: s.qStride,
-                                         b: k + k0 * s.kvStride + g * s.headDim, ldb: s.kvStride, c: probs, ldc: w)
-                            Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
-                                for r in chunk {
-                                    let i = block.rows.lowerBound + r
-                                    lse[i * s.qHeads + h] = softmaxRow(probs + r * w, width: w, query: i, keyStart: k0,
-                                                                       parents: parents, depths: depths)
-                                }
+                    columns.withUnsafeMutableBufferPointer { columns in
+                        for block in blocks {
+                            let rows = block.rows.count, w = block.width, k0 = block.keyStart
+                            setColumns(of: block, columns)
+                            var kb = k + k0 * s.kvStride, vb = v + k0 * s.kvStride
+                            if let keys = block.keys {
+                                gatherRows(k, keys, stride: s.kvStride, into: keysGathered)
+                                gatherRows(v, keys, stride: s.kvStride, into: valuesGathered)
+                                kb = UnsafePointer(keysGathered)
+                                vb = UnsafePointer(valuesGathered)
                             }
-                            Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w,
-                                         a: probs, lda: w, b: v + k0 * s.kvStride + g * s.headDim, ldb: s.kvStride,
-                                         c: out + block.rows.lowerBound * s.qStride + h * s.headDim, ldc: s.qStride)
+                            let cols = UnsafeBufferPointer(columns)
+                            for h in 0..<s.qHeads {
+                                let g = h / s.group
+                                Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim, alpha: scale,
+                                             a: q + block.rows.lowerBound * s.qStride + h * s.headDim, lda: s.qStride,
+                                             b: kb + g * s.headDim, ldb: s.kvStride, c: probs, ldc: w)
+                                Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
+                                    for r in chunk {
+                                        let i = block.rows.lowerBound + r
+                                        lse[i * s.qHeads + h] = softmaxRow(probs + r * w, width: w, query: i, keyStart: k0,
+                                                                           columns: cols, parents: parents, depths: depths)
+                                    }
+                                }
+                                Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w,
+                                             a: probs, lda: w, b: vb + g * s.headDim, ldb: s.kvStride,
+                                             c: out + block.rows.lowerBound * s.qStride + h * s.headDim, ldc: s.qStride)
+                            }
                         }
                     }
                 }
@@ -102,7 +173,7 @@ public enum Attention {
     /// i's softmax over its visible keys (zero elsewhere) and returns the log-sum-exp.
     @inline(__always)
     static func softmaxRow(
-        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int,
+        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int, columns: UnsafeBufferPointer<Int32>,
         parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
     ) -> Float {
         let n = Int(depths[i])
@@ -114,22 +185,22 @@ public enum Attention {
             (row + n).update(repeating: 0, count: width - n)
             return m + log(sum)
         }
-        return withChain(of: i, keyStart: keyStart, parents: parents, depth: n) { keys, values in
+        return withChain(of: i, columns: columns, parents: parents, depth: n) { keys, values in
             maskedSoftmaxRow(row, count: width, keys: keys, n: n, values: values)
         }
     }
 
-    /// Runs `body(keys, values)` with query i's chain of visible keys (relative to keyStart,
+    /// Runs `body(keys, values)` with query i's chain of visible keys (as the block's columns,
     /// nearest first) in `keys` and `depth` floats of scratch in `values`.
     @inline(__always)
     static func withChain<R>(
-        of i: Int, keyStart: Int, parents: UnsafeBufferPointer<Int32>, depth: Int,
+        of i: Int, columns: UnsafeBufferPointer<Int32>, parents: UnsafeBufferPointer<Int32>, depth: Int,
         _ body: (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Float>) -> R
     ) -> R {
         withUnsafeTemporaryAllocation(of: Int.self, capacity: depth) { keys in
             withUnsafeTemporaryAllocation(of: Float.self, capacity: depth) { values in
                 let n = chain(from: i, parents: parents, into: keys.baseAddress!)
-                for j in 0..<n { keys[j] -= keyStart }
+                for j in 0..<n { keys[j] = Int(columns[keys[j]]) }
                 return body(keys.baseAddress!, values.baseAddress!)
             }
         }
@@ -175,47 +246,71 @@ public enum Attention {
     ) {
         guard s.tokens > 0 else { return }
         let blocks = blocks(mask)
-        let widest = blocks.map(\.width).max() ?? 0
-        ScratchPool.shared.with(count: 2 * rowBlock * widest) { scratch in
+        let widest = blocks.map(\.width).max() ?? 0, gathered = widestGathered(blocks) * s.kvStride
+        var columns = [Int32](repeating: 0, count: s.tokens)
+        ScratchPool.shared.with(count: 2 * rowBlock * widest + 4 * gathered) { scratch in
             let probs = scratch, dProbs = scratch + rowBlock * widest
+            // A gathered block's keys and values, and its dK and dV before they are added back.
+            let keysGathered = dProbs + rowBlock * widest, valuesGathered = keysGathered + gathered
+            let dkGathered = valuesGathered + gathered, dvGathered = dkGathered + gathered
             mask.parents.withUnsafeBufferPointer { parents in
                 mask.depths.withUnsafeBufferPointer { depths in
-                    for block in blocks {
-                        let rows = block.rows.count, w = block.width, k0 = block.keyStart, a = block.rows.lowerBound
-                        for h in 0..<s.qHeads {
-                            let g = h / s.group
-                            let qh = q + a * s.qStride + h * s.headDim, doh = dOut + a * s.qStride + h * s.headDim
-                            let oh = out + a * s.qStride + h * s.headDim
-                            let kg = k + k0 * s.kvStride + g * s.headDim, vg = v + k0 * s.kvStride + g * s.headDim
-                            Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim, alpha: scale,
-                                         a: qh, lda: s.qStride, b: kg, ldb: s.kvStride, c: probs, ldc: w)
-                            Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
-                                for r in chunk {
-                                    probabilitiesRow(probs + r * w, width: w, query: a + r, keyStart: k0,
-                                                     lse: lse[(a + r) * s.qHeads + h], parents: parents, depths: depths)
-                                }
+                    columns.withUnsafeMutableBufferPointer { columns in
+                        for block in blocks {
+                            let rows = block.rows.count, w = block.width, k0 = block.keyStart, a = block.rows.lowerBound
+                            setColumns(of: block, columns)
+                            var kb = k + k0 * s.kvStride, vb = v + k0 * s.kvStride
+                            var dkb = dk + k0 * s.kvStride, dvb = dv + k0 * s.kvStride
+                            if let keys = block.keys {
+                                gatherRows(k, keys, stride: s.kvStride, into: keysGathered)
+                                gatherRows(v, keys, stride: s.kvStride, into: valuesGathered)
+                                dkGathered.update(repeating: 0, count: w * s.kvStride)
+                                dvGathered.update(repeating: 0, count: w * s.kvStride)
+                                kb = UnsafePointer(keysGathered)
+                                vb = UnsafePointer(valuesGathered)
+                                dkb = dkGathered
+                                dvb = dvGathered
                             }
-                            Gemm.strided(transposeA: true, transposeB: false, m: w, n: s.headDim, k: rows,
-                                         a: probs, lda: w, b: doh, ldb: s.qStride, beta: 1,
-                                         c: dv + k0 * s.kvStride + g * s.headDim, ldc: s.kvStride)
-                            Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim,
-                                         a: doh, lda: s.qStride, b: vg, ldb: s.kvStride, c: dProbs, ldc: w)
-                            Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
-                                for r in chunk {
-                                    let d = VectorMath.dot(doh + r * s.qStride, oh + r * s.qStride, s.headDim)
-                                    let p = probs + r * w, dp = dProbs + r * w
-                                    // Keys past the query have p = 0, and so dS = 0.
-                                    let seen = seesAllEarlier(a + r, keyStart: k0, depths: depths) ? a + r - k0 + 1 : w
-                                    for j in 0..<seen { dp[j] = p[j] * (dp[j] - d) }
-                                    (dp + seen).update(repeating: 0, count: w - seen)
+                            let cols = UnsafeBufferPointer(columns)
+                            for h in 0..<s.qHeads {
+                                let g = h / s.group
+                                let qh = q + a * s.qStride + h * s.headDim, doh = dOut + a * s.qStride + h * s.headDim
+                                let oh = out + a * s.qStride + h * s.headDim
+                                let kg = kb + g * s.headDim, vg = vb + g * s.headDim
+                                Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim, alpha: scale,
+                                             a: qh, lda: s.qStride, b: kg, ldb: s.kvStride, c: probs, ldc: w)
+                                Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
+                                    for r in chunk {
+                                        probabilitiesRow(probs + r * w, width: w, query: a + r, keyStart: k0, columns: cols,
+                                                         lse: lse[(a + r) * s.qHeads + h], parents: parents, depths: depths)
+                                    }
                                 }
+                                Gemm.strided(transposeA: true, transposeB: false, m: w, n: s.headDim, k: rows,
+                                             a: probs, lda: w, b: doh, ldb: s.qStride, beta: 1,
+                                             c: dvb + g * s.headDim, ldc: s.kvStride)
+                                Gemm.strided(transposeA: false, transposeB: true, m: rows, n: w, k: s.headDim,
+                                             a: doh, lda: s.qStride, b: vg, ldb: s.kvStride, c: dProbs, ldc: w)
+                                Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
+                                    for r in chunk {
+                                        let d = VectorMath.dot(doh + r * s.qStride, oh + r * s.qStride, s.headDim)
+                                        let p = probs + r * w, dp = dProbs + r * w
+                                        // Keys past the query have p = 0, and so dS = 0.
+                                        let seen = seesAllEarlier(a + r, keyStart: k0, depths: depths) ? a + r - k0 + 1 : w
+                                        for j in 0..<seen { dp[j] = p[j] * (dp[j] - d) }
+                                        (dp + seen).update(repeating: 0, count: w - seen)
+                                    }
+                                }
+                                Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w, alpha: scale,
+                                             a: dProbs, lda: w, b: kg, ldb: s.kvStride, beta: 1,
+                                             c: dq + a * s.qStride + h * s.headDim, ldc: s.qStride)
+                                Gemm.strided(transposeA: true, transposeB: false, m: w, n: s.headDim, k: rows, alpha: scale,
+                                             a: dProbs, lda: w, b: qh, ldb: s.qStride, beta: 1,
+                                             c: dkb + g * s.headDim, ldc: s.kvStride)
                             }
-                            Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w, alpha: scale,
-                                         a: dProbs, lda: w, b: kg, ldb: s.kvStride, beta: 1,
-                                         c: dq + a * s.qStride + h * s.headDim, ldc: s.qStride)
-                            Gemm.strided(transposeA: true, transposeB: false, m: w, n: s.headDim, k: rows, alpha: scale,
-                                         a: dProbs, lda: w, b: qh, ldb: s.qStride, beta: 1,
-                                         c: dk + k0 * s.kvStride + g * s.headDim, ldc: s.kvStride)
+                            if let keys = block.keys {
+                                scatterAddRows(dkGathered, keys, stride: s.kvStride, into: dk)
+                                scatterAddRows(dvGathered, keys, stride: s.kvStride, into: dv)
+                            }
                         }
                     }
                 }
@@ -227,8 +322,8 @@ public enum Attention {
     /// visible keys, zero elsewhere.
     @inline(__always)
     static func probabilitiesRow(
-        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int, lse: Float,
-        parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
+        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int, columns: UnsafeBufferPointer<Int32>,
+        lse: Float, parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
     ) {
         let n = Int(depths[i])
         if seesAllEarlier(i, keyStart: keyStart, depths: depths) {
@@ -236,7 +331,7 @@ public enum Attention {
             (row + n).update(repeating: 0, count: width - n)
             return
         }
-        withChain(of: i, keyStart: keyStart, parents: parents, depth: n) { keys, values in
+        withChain(of: i, columns: columns, parents: parents, depth: n) { keys, values in
             for j in 0..<n { values[j] = exp(row[keys[j]] - lse) }
             scatterRow(row, count: width, keys: keys, n: n, values: values, scale: 1)
         }
