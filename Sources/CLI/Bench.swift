@@ -68,6 +68,14 @@ struct BenchKernels: ParsableCommand {
             rows: try KernelBenchmark.kernels(rounds: rounds, tokens: tokens).map {
                 [$0.name, $0.shape, String(format: "%.3f", $0.seconds * 1e3), "\(Table.number($0.rate)) \($0.unit)"]
             }))
+        let g = try PackedGroupAttentionBenchmark.run(rounds: rounds)
+        print("")
+        print("Attention forward + backward over one GRPO group packed as finetune packs it (a \(g.prompt)-token prompt, then")
+        print("\(g.completions) completions of \(g.completionTokens) tokens; q9 kv3 d64), against its peer: each completion alone after")
+        print("its own copy of the prompt. Visible pairs per head: packed \(g.packedPairs), alone \(g.separatePairs)")
+        print("(every pair left of the packed diagonal: \(g.triangularPairs)).")
+        print(String(format: "packed %.3f ms, alone %.3f ms: packed %.2fx the speed of the peer", g.packedSeconds * 1e3,
+                     g.separateSeconds * 1e3, g.ratio))
     }
 }
 

@@ -19,8 +19,9 @@ import Foundation
 ///     completion, not the 63 others. Those keys (and values) are gathered into scratch, so
 ///     the score GEMMs are `rows x union` instead of `rows x (b - segment start)`: a packed
 ///     group or tree costs about tokens x path length instead of tokens^2 / 2;
-///   - per query row: a purely causal row (it sees every earlier token of its segment) takes a
-///     contiguous SIMD softmax; a tree row gathers its chain of visible keys.
+///   - per query row: a row that sees the block's first columns (a causal run, or a completion
+///     right after its prompt in a gathered block) takes a contiguous SIMD softmax; any other
+///     tree row gathers its chain of visible keys.
 /// Scores live in `rowBlock x widest block` scratch kept between calls (`ScratchPool`).
 public enum Attention {
     public struct Shape: Equatable, Sendable {
@@ -48,8 +49,6 @@ public enum Attention {
     }
 
     /// The blocks of every segment, in order, each with the union of its queries' chains.
-    /// A causal row's chain is all of [keyStart, i], so in a gathered block too its keys are the
-    /// first i - keyStart + 1 columns (the contiguous softmax still applies).
     static func blocks(_ mask: AttentionMask) -> [Block] {
         var out: [Block] = []
         // stamp[j] == block number: key j is in that block's union (no clearing between blocks).
@@ -147,8 +146,8 @@ public enum Attention {
                                 Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
                                     for r in chunk {
                                         let i = block.rows.lowerBound + r
-                                        lse[i * s.qHeads + h] = softmaxRow(probs + r * w, width: w, query: i, keyStart: k0,
-                                                                           columns: cols, parents: parents, depths: depths)
+                                        lse[i * s.qHeads + h] = softmaxRow(probs + r * w, width: w, query: i, columns: cols,
+                                                                           parents: parents, depths: depths)
                                     }
                                 }
                                 Gemm.strided(transposeA: false, transposeB: false, m: rows, n: s.headDim, k: w,
@@ -162,22 +161,24 @@ public enum Attention {
         }
     }
 
-    /// True when query i sees every key from `keyStart` to itself (a causal run): its chain of
-    /// predecessors, strictly decreasing and inside the segment, has that many tokens.
+    /// True when query i's visible keys are the block's first columns 0...columns[i] (a causal
+    /// run; in a gathered block also a completion after its prompt): its chain has depth[i]
+    /// keys, all at or before i, so they fill the columns up to i's own exactly when there
+    /// are depth[i] of those.
     @inline(__always)
-    static func seesAllEarlier(_ i: Int, keyStart: Int, depths: UnsafeBufferPointer<Int32>) -> Bool {
-        Int(depths[i]) == i - keyStart + 1
+    static func seesFirstColumns(_ i: Int, columns: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>) -> Bool {
+        columns[i] == depths[i] - 1
     }
 
-    /// Replaces one row of scores `row[0..<width]` (keys keyStart ..< keyStart + width) by query
-    /// i's softmax over its visible keys (zero elsewhere) and returns the log-sum-exp.
+    /// Replaces one row of scores `row[0..<width]` (the block's columns) by query i's softmax
+    /// over its visible keys (zero elsewhere) and returns the log-sum-exp.
     @inline(__always)
     static func softmaxRow(
-        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int, columns: UnsafeBufferPointer<Int32>,
+        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, columns: UnsafeBufferPointer<Int32>,
         parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
     ) -> Float {
         let n = Int(depths[i])
-        if seesAllEarlier(i, keyStart: keyStart, depths: depths) {
+        if seesFirstColumns(i, columns: columns, depths: depths) {
             let m = ExponentiateRow.rowMax(row, n)
             let sum = VectorMath.expShiftedInPlace(row, n, shift: m)
             let inverse = 1 / sum
@@ -281,7 +282,7 @@ public enum Attention {
                                              a: qh, lda: s.qStride, b: kg, ldb: s.kvStride, c: probs, ldc: w)
                                 Compute.parallelFor(rows, minChunk: max(1, 4096 / w)) { chunk in
                                     for r in chunk {
-                                        probabilitiesRow(probs + r * w, width: w, query: a + r, keyStart: k0, columns: cols,
+                                        probabilitiesRow(probs + r * w, width: w, query: a + r, columns: cols,
                                                          lse: lse[(a + r) * s.qHeads + h], parents: parents, depths: depths)
                                     }
                                 }
@@ -295,7 +296,7 @@ public enum Attention {
                                         let d = VectorMath.dot(doh + r * s.qStride, oh + r * s.qStride, s.headDim)
                                         let p = probs + r * w, dp = dProbs + r * w
                                         // Keys past the query have p = 0, and so dS = 0.
-                                        let seen = seesAllEarlier(a + r, keyStart: k0, depths: depths) ? a + r - k0 + 1 : w
+                                        let seen = seesFirstColumns(a + r, columns: cols, depths: depths) ? Int(depths[a + r]) : w
                                         for j in 0..<seen { dp[j] = p[j] * (dp[j] - d) }
                                         (dp + seen).update(repeating: 0, count: w - seen)
                                     }
@@ -322,11 +323,11 @@ public enum Attention {
     /// visible keys, zero elsewhere.
     @inline(__always)
     static func probabilitiesRow(
-        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, keyStart: Int, columns: UnsafeBufferPointer<Int32>,
+        _ row: UnsafeMutablePointer<Float>, width: Int, query i: Int, columns: UnsafeBufferPointer<Int32>,
         lse: Float, parents: UnsafeBufferPointer<Int32>, depths: UnsafeBufferPointer<Int32>
     ) {
         let n = Int(depths[i])
-        if seesAllEarlier(i, keyStart: keyStart, depths: depths) {
+        if seesFirstColumns(i, columns: columns, depths: depths) {
             _ = VectorMath.expShiftedInPlace(row, n, shift: lse)
             (row + n).update(repeating: 0, count: width - n)
             return
