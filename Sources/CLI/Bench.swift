@@ -38,13 +38,14 @@ struct BenchKernels: ParsableCommand {
         runtime.apply()
         if peakJSON {
             // For tools/bench_step.py's floating-point bound: the peak of this machine and threads now.
-            let peak: [String: Any] = ["threads": Compute.threads, "rounds": rounds,
+            let peak: [String: Any] = ["threads": Compute.threads, "rounds": rounds, "openblas_core": OpenBLASKernels.current,
                                        "sgemm_peak_gflops": KernelBenchmark.sgemmPeakGflops(rounds: rounds)]
             let data = try JSONSerialization.data(withJSONObject: peak, options: [.sortedKeys])
             print(String(decoding: data, as: UTF8.self))
             return
         }
         print("treerpo bench kernels: \(Compute.threads) thread(s), median of \(rounds) alternating runs")
+        print("OpenBLAS kernels: \(OpenBLASKernels.description)")
         print("")
         print(Table.render(
             header: ["m x n x k (A B^T)", "treerpo GFLOP/s", "OpenBLAS GFLOP/s", "ratio"],

@@ -10,13 +10,18 @@ enum CPUFeatures {
     /// file cannot be read (not Linux), or off x86-64.
     static func missing(cpuinfo: String? = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) -> [String] {
         #if arch(x86_64)
-        guard let cpuinfo,
-              let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
-        let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+        let flags = flags(cpuinfo: cpuinfo)
+        guard !flags.isEmpty else { return [] }
         return required.filter { !flags.contains($0) }
         #else
         return []
         #endif
+    }
+
+    /// The first `flags` line of `/proc/cpuinfo` as a set of words (empty when there is none).
+    static func flags(cpuinfo: String?) -> Set<String> {
+        guard let cpuinfo, let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return [] }
+        return Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
     }
 
     static func requireSIMD() {

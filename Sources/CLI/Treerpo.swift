@@ -9,11 +9,13 @@ struct Treerpo: ParsableCommand {
         subcommands: [Import.self, Generate.self, Sample.self, Finetune.self, Eval.self, Compare.self, Export.self, Report.self, DataCommand.self, Bench.self, Diagnose.self, ExportLogitsCommand.self]
     )
 
-    /// Checks the CPU before any kernel runs, then parses and runs the command. Exit codes: 64
-    /// for a wrong command line (with usage), 1 for bad input files, 2 for runtime failures
-    /// (`ExitStatus`).
+    /// Checks the CPU before any kernel runs (and restarts once with OpenBLAS's vector kernels
+    /// when it chose its oldest ones: `OpenBLASKernels`), then parses and runs the command.
+    /// Exit codes: 64 for a wrong command line (with usage), 1 for bad input files, 2 for
+    /// runtime failures (`ExitStatus`).
     static func main() {
         CPUFeatures.requireSIMD()
+        OpenBLASKernels.restartWithVectorKernelsIfNeeded()
         var command: ParsableCommand
         do {
             command = try parseAsRoot(nil)

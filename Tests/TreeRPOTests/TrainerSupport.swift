@@ -58,14 +58,6 @@ enum BundledModel {
         Array(UnsafeBufferPointer(start: p.base, count: p.count)).map(\.bitPattern)
     }
 
-    /// The `treerpo` executable beside the test bundle (SwiftPM builds both into one folder).
-    static func executable() throws -> URL {
-        var folder = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = folder.appendingPathComponent("treerpo")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            folder = folder.deletingLastPathComponent()
-        }
-        throw TrainingError("cannot find the treerpo executable near \(CommandLine.arguments[0]); build the package (swift build -c release) before the tests")
-    }
+    /// The `treerpo` executable beside the test bundle.
+    static func executable() throws -> URL { try Repository.treerpoExecutable() }
 }
