@@ -12,7 +12,7 @@
 # for the curves. Before and after: QUICKSTART_EVAL_QUESTIONS held-out questions x 4 samples
 # (500 x 4: about 1 point of sampling noise per evaluation).
 #
-# QUICKSTART_STEPS (default 150) and QUICKSTART_EVAL_QUESTIONS (default 500) shorten it,
+# QUICKSTART_STEPS (default 225) and QUICKSTART_EVAL_QUESTIONS (default 500) shorten it,
 # QUICKSTART_SEED picks the run seed (default 0), QUICKSTART_THREADS the threads (default: all)
 # and QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
 set -euo pipefail
@@ -23,7 +23,7 @@ source tools/setup-system.sh
 swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --product treerpo
 bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
 ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
-steps=${QUICKSTART_STEPS:-150}
+steps=${QUICKSTART_STEPS:-225}
 questions=${QUICKSTART_EVAL_QUESTIONS:-500}
 seed=${QUICKSTART_SEED:-0}
 threads=()
