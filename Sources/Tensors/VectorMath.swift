@@ -234,6 +234,38 @@ extension VectorMath {
     ) {
         let rx = UnsafeRawPointer(x)
         var j = 0
+        // Eight rows at a time while x is short (a head of 32 floats: each row's chain is only
+        // n / 8 fused multiply-adds long, so four chains leave the FMA units waiting on latency).
+        // Each row's arithmetic is the four-row loop's, so the scores are the same bits.
+        if n <= 32 {
+            while j + 8 <= count {
+                let r0 = UnsafeRawPointer(rows + j * stride)
+                var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0, s6 = s0, s7 = s0
+                var i = 0
+                while i + 8 <= n {
+                    let v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), o = i * 4, b = 4 * stride
+                    s0.addProduct(v, r0.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self))
+                    s1.addProduct(v, r0.loadUnaligned(fromByteOffset: o + b, as: SIMD8<Float>.self))
+                    s2.addProduct(v, r0.loadUnaligned(fromByteOffset: o + 2 * b, as: SIMD8<Float>.self))
+                    s3.addProduct(v, r0.loadUnaligned(fromByteOffset: o + 3 * b, as: SIMD8<Float>.self))
+                    s4.addProduct(v, r0.loadUnaligned(fromByteOffset: o + 4 * b, as: SIMD8<Float>.self))
+                    s5.addProduct(v, r0.loadUnaligned(fromByteOffset: o + 5 * b, as: SIMD8<Float>.self))
+                    s6.addProduct(v, r0.loadUnaligned(fromByteOffset: o + 6 * b, as: SIMD8<Float>.self))
+                    s7.addProduct(v, r0.loadUnaligned(fromByteOffset: o + 7 * b, as: SIMD8<Float>.self))
+                    i += 8
+                }
+                var s = SIMD8<Float>(s0.sum(), s1.sum(), s2.sum(), s3.sum(), s4.sum(), s5.sum(), s6.sum(), s7.sum())
+                while i < n {
+                    let row = rows + j * stride + i
+                    s += x[i] * SIMD8<Float>(row[0], row[stride], row[2 * stride], row[3 * stride],
+                                             row[4 * stride], row[5 * stride], row[6 * stride], row[7 * stride])
+                    i += 1
+                }
+                s *= scale
+                for lane in 0..<8 { scores[j + lane] = s[lane] }
+                j += 8
+            }
+        }
         while j + 4 <= count {
             let r0 = UnsafeRawPointer(rows + j * stride), r1 = r0 + 4 * stride
             let r2 = r1 + 4 * stride, r3 = r2 + 4 * stride
@@ -306,6 +338,28 @@ extension VectorMath {
             ro.storeBytes(of: a6, toByteOffset: i * 4 + 192, as: SIMD8<Float>.self)
             ro.storeBytes(of: a7, toByteOffset: i * 4 + 224, as: SIMD8<Float>.self)
             i += 64
+        }
+        // A 32-float chunk (a head of 32: the bundled model) with four independent sums per
+        // row, not one chain per 8 floats that waits on each FMA's latency; every out[i] still
+        // adds the rows in order j = 0, 1, ..., so the result is the same bits.
+        while i + 32 <= n {
+            var a0 = ro.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+            var a1 = ro.loadUnaligned(fromByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+            var a2 = ro.loadUnaligned(fromByteOffset: i * 4 + 64, as: SIMD8<Float>.self)
+            var a3 = ro.loadUnaligned(fromByteOffset: i * 4 + 96, as: SIMD8<Float>.self)
+            for j in 0..<count {
+                let p = SIMD8<Float>(repeating: w[j])
+                let r = UnsafeRawPointer(rows + j * stride + i)
+                a0.addProduct(p, r.loadUnaligned(as: SIMD8<Float>.self))
+                a1.addProduct(p, r.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                a2.addProduct(p, r.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self))
+                a3.addProduct(p, r.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            }
+            ro.storeBytes(of: a0, toByteOffset: i * 4, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a1, toByteOffset: i * 4 + 32, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a2, toByteOffset: i * 4 + 64, as: SIMD8<Float>.self)
+            ro.storeBytes(of: a3, toByteOffset: i * 4 + 96, as: SIMD8<Float>.self)
+            i += 32
         }
         while i + 8 <= n {
             var a = ro.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
