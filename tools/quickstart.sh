@@ -10,9 +10,9 @@
 # branching 2, 16-token steps), 64 questions per step, answers up to 128 tokens, lr 1e-4
 # constant, QUICKSTART_STEPS steps; held-out Pass@1 on 200 questions x 2 samples every 25 steps
 # for the curves. Before and after: QUICKSTART_EVAL_QUESTIONS held-out questions x 4 samples
-# (500 x 4: about 1 point of sampling noise per evaluation).
+# (1000 x 4: about 0.55 points of sampling noise per evaluation).
 #
-# QUICKSTART_STEPS (default 225) and QUICKSTART_EVAL_QUESTIONS (default 500) shorten it,
+# QUICKSTART_STEPS (default 225) and QUICKSTART_EVAL_QUESTIONS (default 1000) shorten it,
 # QUICKSTART_SEED picks the run seed (default 0), QUICKSTART_THREADS the threads (default: all)
 # and QUICKSTART_WORKSPACE moves it (tools/test.sh runs a few steps in a temporary folder).
 set -euo pipefail
@@ -24,7 +24,7 @@ swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --product treerpo
 bin="$(swift build -c release ${QUICKSTART_SWIFT_FLAGS:-} --show-bin-path)/treerpo"
 ws=${QUICKSTART_WORKSPACE:-treerpo-workspace}
 steps=${QUICKSTART_STEPS:-225}
-questions=${QUICKSTART_EVAL_QUESTIONS:-500}
+questions=${QUICKSTART_EVAL_QUESTIONS:-1000}
 seed=${QUICKSTART_SEED:-0}
 threads=()
 [ -n "${QUICKSTART_THREADS:-}" ] && threads=(--threads "$QUICKSTART_THREADS")
