@@ -4,8 +4,8 @@ import Foundation
 /// OpenBLAS picks its kernels when the library loads, from the CPU's family and model numbers.
 /// A CPU newer than the installed OpenBLAS gets its oldest x86-64 kernels: Debian 12's OpenBLAS
 /// 0.3.21 takes Intel family 6 model 207 (Emerald Rapids, the 2-core cloud machines here) for
-/// a Prescott (SSE3, 2004), and its sgemm runs about 4x below the AVX-512 kernels (measured
-/// here: 19 against 73 GFLOP/s on one core; docs/speed.md). Since the kernels are chosen
+/// a Prescott (SSE3, 2004), and its sgemm runs 5-6x below the AVX-512 kernels (measured
+/// here: 19 against 105 GFLOP/s on one core, medians of three; docs/speed.md). Since the kernels are chosen
 /// before `main` runs, treerpo sets `OPENBLAS_CORETYPE` (OpenBLAS's own override) to the
 /// kernels the CPU's flags can run and starts itself again, once, with the same arguments.
 /// A user's own `OPENBLAS_CORETYPE` is left alone.
