@@ -14,23 +14,12 @@ final class PolicyGradient {
     /// d loss / d parameters after `accumulate`, one Float per parameter.
     let gradients: Parameters
     /// Threads `accumulate` deals the micro-batches out to (`Compute.dataParallel`); 1 runs them
-    /// one after another on multi-threaded kernels. The trainer sets `workers(threads:parameters:)`.
+    /// one after another on multi-threaded kernels. The trainer sets `DataParallelWorkers.count`.
     var workers = 1
     /// The ranks of a data-parallel job (docs/mpi.md): with several, each computes the gradient
     /// of its share of the sequences and the shares are summed in rank order.
     var communicator: any Communicator = SingleProcess()
 
-    /// Most parameters for which `workers(threads:parameters:)` gives one worker per thread.
-    static let dataParallelParameterLimit = 32_000_000
-
-    /// Workers for `accumulate` at `threads` threads: one per thread for a model of at most
-    /// `dataParallelParameterLimit` parameters, else one. Every extra worker holds a whole
-    /// gradient buffer and activations of its own (SmolLM2-135M: 540 MB and about 0.7 GB for one
-    /// 570-token sequence), and only a small model gains from it: its products are too small for
-    /// OpenBLAS's threads, where a 135M model's keep both threads busy (docs/speed.md).
-    static func workers(threads: Int, parameters: Int) -> Int {
-        parameters <= dataParallelParameterLimit ? max(1, threads) : 1
-    }
     /// Per worker: activations and a gradient buffer (worker 0's is `gradients`; its
     /// activations also serve the forwards without backward).
     private var workerBuffers: [WorkerBuffers]

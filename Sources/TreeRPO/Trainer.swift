@@ -240,13 +240,14 @@ public final class Trainer {
         // Sample.
         let clock = ContinuousClock()
         var started = clock.now
-        // One shard of the prompts per thread, and below one worker per thread for the
-        // micro-batches: for a small model that beats both threads on one batch (docs/speed.md).
+        // For a small model, one shard of the prompts per thread, and below one worker per thread
+        // for the micro-batches; a large model's products use both threads (DataParallelWorkers).
         // In a job of several ranks, this rank's share only (trees keep their step-wide streams).
+        let workers = DataParallelWorkers.count(threads: Compute.threads, parameters: updater.model.parameters.count)
         let share = TreeExchange.share(rank: communicator.rank, of: communicator.size, count: prompts.count)
         var trees = try sampler.sample(prompts: Array(prompts[share]), options: samplingOptions(seed: stepSeed(s)),
                                        streams: share.map { UInt64($0) }, memoryLimitBytes: memoryLimitBytes,
-                                       workers: Compute.threads)
+                                       workers: workers)
         for (i, p) in zip(trees.indices, share) {
             trees[i].question = problems[p].question
             trees[i].reference = problems[p].solution
@@ -309,7 +310,7 @@ public final class Trainer {
             m.tokensTrained = sequences.reduce(0) { $0 + $1.lossTokens.count }
             m.tokensPacked = sequences.reduce(0) { $0 + $1.count }
             let settings = PolicyLossSettings(epsLow: config.epsLow, epsHigh: config.epsHigh, beta: config.beta)
-            updater.policyGradient.workers = PolicyGradient.workers(threads: Compute.threads, parameters: updater.model.parameters.count)
+            updater.policyGradient.workers = workers
             let r = try updater.update(sequences, settings: settings, epochs: config.ppoEpochs, maxGradNorm: config.maxGradNorm,
                                        learningRate: m.learningRate, step: s)
             m.loss = r.loss

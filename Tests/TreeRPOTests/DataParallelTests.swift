@@ -39,18 +39,19 @@ import Transformer
                 "two runs on two workers differ: the reduction order is not fixed")
     }
 
-    /// The update runs one worker per thread for a small model only: the bundled model's
-    /// micro-batches are dealt out, a SmolLM2-135M-sized model's run on one worker, whose extra
-    /// gradient buffer and activations would cost about 1.3 GB (docs/bench-step.md, "Peak
-    /// memory of the treerpo step").
-    @Test func onlyASmallModelUpdatesOnOneWorkerPerThread() throws {
+    /// The trainer samples in one shard per thread and updates on one worker per thread for a
+    /// small model only: a SmolLM2-135M-sized model samples in one batch on both threads (its
+    /// 64-row decode products beat two 32-row ones on a core each) and updates on one worker,
+    /// whose extra gradient buffer and activations would cost about 1.3 GB (docs/bench-step.md,
+    /// "Peak memory of the treerpo step").
+    @Test func onlyASmallModelSamplesAndUpdatesOnOneWorkerPerThread() throws {
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let loaded = try WorkspaceModel.load(try BundledModel.workspace(in: root))
         let bundled = loaded.model.parameters.count
-        #expect(PolicyGradient.workers(threads: 2, parameters: bundled) == 2, "the bundled model (\(bundled) parameters) updates on one worker")
-        #expect(PolicyGradient.workers(threads: 1, parameters: bundled) == 1)
-        #expect(PolicyGradient.workers(threads: 2, parameters: 134_515_008) == 1, "SmolLM2-135M's update runs on two workers")
+        #expect(DataParallelWorkers.count(threads: 2, parameters: bundled) == 2, "the bundled model (\(bundled) parameters) runs on one worker")
+        #expect(DataParallelWorkers.count(threads: 1, parameters: bundled) == 1)
+        #expect(DataParallelWorkers.count(threads: 2, parameters: 134_515_008) == 1, "SmolLM2-135M runs on two workers")
     }
 
     /// Tree sampling in two shards returns, tree for tree, what sampling each shard's prompts
