@@ -46,13 +46,12 @@ enum OpenBLASKernels {
     /// Restarts the process with `OPENBLAS_CORETYPE` set when `replacement` says so. Returns
     /// only when no restart is needed or `execv` failed (then it goes on with OpenBLAS's
     /// choice, slower but correct).
-    static func restartWithVectorKernelsIfNeeded() {
+    static func restartWithVectorKernelsIfNeeded(cpuFlags: Set<String>) {
         #if os(Linux) && arch(x86_64)
         let environment = ProcessInfo.processInfo.environment
         guard environment["OPENBLAS_CORETYPE"] == nil else { return }
         let chosen = current
-        let flags = CPUFeatures.flags(cpuinfo: try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
-        guard let core = replacement(chosen: chosen, cpuFlags: flags) else { return }
+        guard let core = replacement(chosen: chosen, cpuFlags: cpuFlags) else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         setenv(replacedVariable, chosen, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)

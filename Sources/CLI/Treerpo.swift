@@ -14,8 +14,9 @@ struct Treerpo: ParsableCommand {
     /// Exit codes: 64 for a wrong command line (with usage), 1 for bad input files, 2 for
     /// runtime failures (`ExitStatus`).
     static func main() {
-        CPUFeatures.requireSIMD()
-        OpenBLASKernels.restartWithVectorKernelsIfNeeded()
+        let cpuFlags = CPUFeatures.hostFlags()
+        CPUFeatures.requireSIMD(flags: cpuFlags)
+        OpenBLASKernels.restartWithVectorKernelsIfNeeded(cpuFlags: cpuFlags)
         var command: ParsableCommand
         do {
             command = try parseAsRoot(nil)
