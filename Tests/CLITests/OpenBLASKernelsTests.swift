@@ -31,7 +31,7 @@ import TestSupport
     /// restart), and a user's OPENBLAS_CORETYPE is kept.
     @Test func theProgramRunsVectorKernelsOnThisMachine() throws {
         #if os(Linux) && arch(x86_64)
-        let flags = CPUFeatures.flags(cpuinfo: try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))
+        let flags = CPUFeatures.hostFlags()
         guard flags.contains("avx2") && flags.contains("fma") else { return }
         let core = try Self.core(environment: ["OPENBLAS_CORETYPE": nil])
         #expect(OpenBLASKernels.vectorCores.contains(core.lowercased()), "treerpo ran OpenBLAS's \(core) kernels")
@@ -42,20 +42,11 @@ import TestSupport
     /// `openblas_core` of `treerpo bench kernels --peak-json --rounds 1`, run with `environment`
     /// changed (nil removes a variable).
     static func core(environment changes: [String: String?]) throws -> String {
-        let p = Process()
-        p.executableURL = try Repository.treerpoExecutable()
-        p.arguments = ["bench", "kernels", "--peak-json", "--rounds", "1", "--threads", "1"]
-        var environment = ProcessInfo.processInfo.environment
-        environment[OpenBLASKernels.replacedVariable] = nil
-        for (name, value) in changes { environment[name] = value }
-        p.environment = environment
-        let out = Pipe()
-        p.standardOutput = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
-        let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        var changes = changes
+        changes[OpenBLASKernels.replacedVariable] = .some(nil)
+        let o = try TreerpoProgram.run(["bench", "kernels", "--peak-json", "--rounds", "1", "--threads", "1"], environment: changes)
+        #expect(o.status == 0, "\(o.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(o.stdout.utf8)) as? [String: Any])
         return try #require(object["openblas_core"] as? String)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModelIO
+import TestSupport
 @testable import TreeRPO
 
 /// The built `treerpo` executable driven as a user would: `treerpo sample` on the bundled model
@@ -8,31 +9,9 @@ import ModelIO
 /// both at minimal sizes. What the library computes is tested elsewhere; these check that the
 /// commands parse their options, pass them through, print what they claim, and fail clearly.
 @Suite struct SampleCommandTests {
-    struct Outcome {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Outcome = TreerpoProgram.Outcome
 
-    /// Runs the executable to the end with stdout and stderr read concurrently (a full pipe
-    /// would block the child).
-    static func run(_ arguments: [String]) throws -> Outcome {
-        let p = Process()
-        p.executableURL = try BundledModel.executable()
-        p.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        nonisolated(unsafe) var errData = Data()
-        let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        reader.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !reader.isFinished { usleep(1000) }
-        return Outcome(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                       stderr: String(decoding: errData, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> Outcome { try TreerpoProgram.run(arguments) }
 
     /// D = 2, branching 3,2, 2-token steps, 10-token budget: small enough to run in a second on
     /// the bundled model, deep enough that level-1 nodes branch (its answers are longer than 2 tokens).

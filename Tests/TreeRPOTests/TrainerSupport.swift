@@ -57,7 +57,4 @@ enum BundledModel {
     static func bits(_ p: Parameters) -> [UInt32] {
         Array(UnsafeBufferPointer(start: p.base, count: p.count)).map(\.bitPattern)
     }
-
-    /// The `treerpo` executable beside the test bundle.
-    static func executable() throws -> URL { try Repository.treerpoExecutable() }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Sampling
 import Testing
 import ModelIO
+import TestSupport
 import Transformer
 @testable import TreeRPO
 
@@ -79,7 +80,7 @@ import Transformer
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try BundledModel.workspace(in: root)
-        let exe = try BundledModel.executable()
+        let exe = try Repository.treerpoExecutable()
         let args = ["finetune", "--workspace", ws.root.path, "--task", "arithmetic", "--depth", "2", "--branching", "2",
                     "--step-tokens", "12", "--max-response-tokens", "64", "--prompts-per-step", "2", "--steps", "6",
                     "--lr", "5e-4", "--checkpoint-every", "1", "--tree-dump-every", "0", "--tau", "0", "--seed", "11",
