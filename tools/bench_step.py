@@ -31,8 +31,8 @@ is metrics.jsonl's seconds_sampling and seconds_training (its step = their sum; 
 are not in either and not counted). Peak memory is each process's maximum resident set (wait4).
 The floating-point bound of a treerpo step is its matrix-product FLOPs (metrics.jsonl's
 flops_sampling + flops_training, counted from the shapes) at the sgemm peak that `treerpo bench
-kernels --peak-json` measures at the start of every round; the table after the main one prints
-it with the step's share of it and TRL's step over it.
+kernels --peak-json` measures before every run (the median of them all); the table after the
+main one prints it with the step's share of it and TRL's step over it.
 
     bash tools/setup-python.sh trl && bash tools/fetch_smollm2_gguf.sh
     swift build -c release --scratch-path .build-bench
@@ -341,11 +341,12 @@ def bench(args):
     results = {s: [] for s in sides}
     loads, peaks = [], []
     for r in range(args.rounds):
-        # The sgemm peak of this round (for the floating-point bound), measured between the runs.
-        peaks.append(sgemm_peak(args, env))
-        print(f"  round {r + 1}: sgemm peak {peaks[-1]:.1f} GFLOP/s at {args.threads} thread(s)", file=sys.stderr, flush=True)
         # Alternate which side goes first so the other engineer's load lands on both sides alike.
         for side in (sides if r % 2 == 0 else sides[::-1]):
+            # The sgemm peak (for the floating-point bound), measured before every run: on a
+            # shared virtual machine one measurement varied 150-300 GFLOP/s within an hour.
+            peaks.append(sgemm_peak(args, env))
+            print(f"  round {r + 1}: sgemm peak {peaks[-1]:.1f} GFLOP/s at {args.threads} thread(s)", file=sys.stderr, flush=True)
             res = run_trl(args, hf, r, env) if side == "trl" else run_treerpo(args, ws, side, r, env)
             results[side].append(res)
             loads.append(os.getloadavg()[0])
