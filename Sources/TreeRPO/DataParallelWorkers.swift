@@ -6,8 +6,8 @@
 /// OpenBLAS's threads, so two independent pieces on two cores beat one piece on both
 /// (docs/speed.md). A 135M model's products keep both threads busy, and there the pieces cost:
 /// - sampling in two shards runs two 32-row decode products, each streaming the whole weight
-///   on one core, where one 64-row product on two threads takes about 0.88x the time
-///   (docs/bench-step.md, session 17);
+///   on one core; one 64-row product on both threads sampled a SmolLM2 GRPO step in 0.88x the
+///   time (a TreeRPO step: no clear difference; docs/bench-step.md, session 17);
 /// - every extra update worker holds a whole gradient buffer and activations of its own
 ///   (SmolLM2-135M: 540 MB and about 0.7 GB for one 570-token sequence).
 enum DataParallelWorkers {
