@@ -114,7 +114,7 @@ import Transformer
         let ws = try BundledModel.workspace(in: root)
         var weights: [Data] = []
         for run in ["a", "b"] {
-            let o = try SampleCommandTests.run([
+            let o = try TreerpoProgram.run([
                 "finetune", "--workspace", ws.root.path, "--task", "arithmetic", "--run", run, "--steps", "2",
                 "--prompts-per-step", "8", "--max-response-tokens", "48", "--lr", "1e-3", "--tau", "0", "--no-prune",
                 "--micro-batch-tokens", "128", "--checkpoint-every", "2", "--threads", "2"])
@@ -127,7 +127,7 @@ import Transformer
         #expect(metrics.contains("\"tokens_trained\""), "no update ran")
 
         let evaluations = try ["1", "2"].map { threads in
-            let o = try SampleCommandTests.run([
+            let o = try TreerpoProgram.run([
                 "eval", "--workspace", ws.root.path, "--data", "arithmetic", "--questions", "8", "--samples", "2",
                 "--max-response-tokens", "48", "--json", "--threads", threads])
             #expect(o.status == 0, "eval: \(o.stderr)")

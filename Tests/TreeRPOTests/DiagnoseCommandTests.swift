@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ModelIO
 @testable import TreeRPO
 
@@ -24,7 +25,7 @@ import ModelIO
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try BundledModel.workspace(in: root).root
-        let outcome = try SampleCommandTests.run(Self.arguments(ws))
+        let outcome = try TreerpoProgram.run(Self.arguments(ws))
         try #require(outcome.status == 0, "treerpo diagnose gradient-snr failed: \(outcome.stderr)")
         let result = try JSONDecoder().decode(GradientDiagnosticResult.self, from: Data(outcome.stdout.utf8))
         print("diagnose gradient-snr on the bundled model: reference accuracy \(result.reference.meanReward), halves cosine \(result.reference.halvesCosine); "
@@ -47,11 +48,11 @@ import ModelIO
 
     @Test func settingsTheDiagnosticCannotMeasureAreRefusedOnTheCommandLine() throws {
         let ws = URL(fileURLWithPath: "/nonexistent-workspace")
-        let few = try SampleCommandTests.run(["diagnose", "gradient-snr", "--workspace", ws.path, "--estimates", "2"])
+        let few = try TreerpoProgram.run(["diagnose", "gradient-snr", "--workspace", ws.path, "--estimates", "2"])
         #expect(few.status == 64 && few.stderr.contains("estimates must be at least 3"), "\(few.status): \(few.stderr)")
-        let tempered = try SampleCommandTests.run(["diagnose", "gradient-snr", "--workspace", ws.path, "--temperature", "0.7"])
+        let tempered = try TreerpoProgram.run(["diagnose", "gradient-snr", "--workspace", ws.path, "--temperature", "0.7"])
         #expect(tempered.status == 64 && tempered.stderr.contains("model's own distribution"), "\(tempered.status): \(tempered.stderr)")
-        let odd = try SampleCommandTests.run(["diagnose", "gradient-snr", "--workspace", ws.path, "--reference-samples", "20"])
+        let odd = try TreerpoProgram.run(["diagnose", "gradient-snr", "--workspace", ws.path, "--reference-samples", "20"])
         #expect(odd.status == 64 && odd.stderr.contains("multiple of the reference group size"), "\(odd.status): \(odd.stderr)")
     }
 }

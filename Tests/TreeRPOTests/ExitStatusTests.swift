@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ModelIO
 @testable import TreeRPO
 
@@ -7,13 +8,10 @@ import ModelIO
 /// go wrong: 64 and the usage only for a wrong command line, 1 for bad input files, 2 for failures
 /// while running; every message in plain words (no Foundation error domains, no Swift type names).
 @Suite struct ExitStatusTests {
-    typealias Outcome = SampleCommandTests.Outcome
-    static func run(_ arguments: [String]) throws -> Outcome { try SampleCommandTests.run(arguments) }
-
     /// What no message may contain: internals a user cannot act on.
     static let internals = ["NSCocoaErrorDomain", "CocoaError", "DecodingError", "JSONValue.", "Swift.", "USAGE:"]
 
-    static func expectPlain(_ o: Outcome, status: Int32, mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectPlain(_ o: TreerpoProgram.Outcome, status: Int32, mentions: [String], sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(o.status == status, "exit \(o.status), expected \(status): \(o.stderr)", sourceLocation: sourceLocation)
         for word in internals {
             #expect(!o.stderr.contains(word), "stderr shows \(word): \(o.stderr)", sourceLocation: sourceLocation)
@@ -24,7 +22,7 @@ import ModelIO
     }
 
     @Test func aWrongCommandLineExits64WithTheUsage() throws {
-        let o = try Self.run(["generate", "--prompt", "x", "--max-tokens", "0"])
+        let o = try TreerpoProgram.run(["generate", "--prompt", "x", "--max-tokens", "0"])
         #expect(o.status == 64, "\(o.stderr)")
         #expect(o.stderr.contains("--max-tokens") && o.stderr.contains("Usage"), "\(o.stderr)")
     }
@@ -33,7 +31,7 @@ import ModelIO
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let missing = root.appendingPathComponent("no-such-model.onnx").path
-        let o = try Self.run(["import", missing, "--workspace", root.appendingPathComponent("ws").path])
+        let o = try TreerpoProgram.run(["import", missing, "--workspace", root.appendingPathComponent("ws").path])
         Self.expectPlain(o, status: 1, mentions: [missing])
         #expect(!o.stderr.contains("Usage"), "\(o.stderr)")
     }
@@ -43,14 +41,14 @@ import ModelIO
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try BundledModel.workspace(in: root)
-        let o = try Self.run(["import", try BundledModel.onnx().path, "--workspace", ws.root.path])
+        let o = try TreerpoProgram.run(["import", try BundledModel.onnx().path, "--workspace", ws.root.path])
         Self.expectPlain(o, status: 1, mentions: ["found an imported model already", "replace it or choose another workspace (--replace, or another --workspace)"])
     }
 
     @Test func generateWithoutAnImportedModelExits1() throws {
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
-        let o = try Self.run(["generate", "--workspace", root.path, "--prompt", "x"])
+        let o = try TreerpoProgram.run(["generate", "--workspace", root.path, "--prompt", "x"])
         Self.expectPlain(o, status: 1, mentions: ["no imported model", "treerpo import"])
     }
 
@@ -67,7 +65,7 @@ import ModelIO
             ["eval", "--base", "--data", "arithmetic", "--questions", "2", "--samples", "1", "--max-response-tokens", "4"],
         ]
         for command in commands {
-            let o = try Self.run(command + ["--workspace", ws.root.path, "--threads", "1"])
+            let o = try TreerpoProgram.run(command + ["--workspace", ws.root.path, "--threads", "1"])
             Self.expectPlain(o, status: 2, mentions: ["non-finite logits", "layer 1 (of 4"])
         }
     }
@@ -80,14 +78,14 @@ import ModelIO
         let ws = try BundledModel.workspace(in: root)
         let small = ["--workspace", ws.root.path, "--threads", "1", "--steps", "1", "--prompts-per-step", "1",
                      "--depth", "1", "--branching", "2", "--max-response-tokens", "8"]
-        let failing = try Self.run(["finetune", "--run", "fails", "--reward-command", "exit 3"] + small)
+        let failing = try TreerpoProgram.run(["finetune", "--run", "fails", "--reward-command", "exit 3"] + small)
         Self.expectPlain(failing, status: 2, mentions: ["exit 3"])
         #expect(!failing.stderr.contains("Usage"), "\(failing.stderr)")
 
         // The command would sleep 300 s: ending well before that shows the 1 s timeout acted (a
         // wide margin, because startup and model loading take tens of seconds on a loaded machine).
         let start = Date()
-        let hanging = try Self.run(["finetune", "--run", "hangs", "--reward-command", "sleep 300", "--reward-timeout", "1"] + small)
+        let hanging = try TreerpoProgram.run(["finetune", "--run", "hangs", "--reward-command", "sleep 300", "--reward-timeout", "1"] + small)
         Self.expectPlain(hanging, status: 2, mentions: ["1.0 s"])
         #expect(Date().timeIntervalSince(start) < 150, "the 1 s timeout took \(Date().timeIntervalSince(start)) s")
     }
@@ -99,7 +97,7 @@ import ModelIO
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try BundledModel.workspace(in: root)
         try FileManager.default.createDirectory(at: ws.run("early"), withIntermediateDirectories: true)
-        let o = try Self.run(["finetune", "--workspace", ws.root.path, "--run", "early", "--resume", "--threads", "1",
+        let o = try TreerpoProgram.run(["finetune", "--workspace", ws.root.path, "--run", "early", "--resume", "--threads", "1",
                               "--steps", "1", "--prompts-per-step", "1", "--depth", "1", "--branching", "2",
                               "--max-response-tokens", "8", "--json"])
         #expect(o.status == 0, "\(o.stderr)")
@@ -118,10 +116,10 @@ import ModelIO
         #expect(edited != config, "no max_position_embeddings in \(ws.baseConfig.path)")
         try edited.write(to: ws.baseConfig, atomically: true, encoding: .utf8)
         let prompt = ["--prompt", "Question: 1 + 2 = ?\nAnswer:\n", "--depth", "1", "--branching", "2", "--threads", "1"]
-        let fits = try Self.run(["sample", "--workspace", ws.root.path] + prompt)
+        let fits = try TreerpoProgram.run(["sample", "--workspace", ws.root.path] + prompt)
         #expect(fits.status == 0, "\(fits.stderr)")
         #expect(fits.stderr.contains("lowered from its default 256"), "\(fits.stderr)")
-        let explicit = try Self.run(["sample", "--workspace", ws.root.path, "--max-response-tokens", "256"] + prompt)
+        let explicit = try TreerpoProgram.run(["sample", "--workspace", ws.root.path, "--max-response-tokens", "256"] + prompt)
         #expect(explicit.status != 0 && explicit.stderr.contains("64"), "\(explicit.stderr)")
     }
 
@@ -135,7 +133,7 @@ import ModelIO
         let data = root.appendingPathComponent("long.jsonl")
         let long = String(repeating: "7 + ", count: 3000) + "1"
         try Data("{\"question\": \"\(long)\", \"answer\": \"21001\"}\n".utf8).write(to: data)
-        let o = try Self.run(["finetune", "--workspace", ws.root.path, "--data", data.path, "--run", "long", "--steps", "1",
+        let o = try TreerpoProgram.run(["finetune", "--workspace", ws.root.path, "--data", data.path, "--run", "long", "--steps", "1",
                               "--prompts-per-step", "1", "--depth", "1", "--branching", "2", "--max-response-tokens", "8",
                               "--threads", "1"])
         Self.expectPlain(o, status: 1, mentions: [data.path, "training question 0", "positions"])
@@ -165,7 +163,7 @@ import ModelIO
         let ws = try BundledModel.workspace(in: root)
         try FileManager.default.removeItem(at: ws.baseTokenizer)
         for command in [["generate", "--prompt", "x"], ["sample", "--prompt", "x", "--depth", "1"], ["eval", "--base", "--data", "arithmetic", "--questions", "1"]] {
-            let o = try ExitStatusTests.run(command + ["--workspace", ws.root.path, "--threads", "1"])
+            let o = try TreerpoProgram.run(command + ["--workspace", ws.root.path, "--threads", "1"])
             // WorkspaceModel's message (sample and generate used to say "re-run `treerpo import`").
             ExitStatusTests.expectPlain(o, status: 1, mentions: [ws.baseTokenizer.path, "is missing; import the model with its tokenizer.json"])
         }
@@ -175,7 +173,7 @@ import ModelIO
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         for command in [["generate", "--prompt", "x"], ["sample", "--prompt", "x"]] {
-            let o = try ExitStatusTests.run(command + ["--workspace", root.path])
+            let o = try TreerpoProgram.run(command + ["--workspace", root.path])
             ExitStatusTests.expectPlain(o, status: 1, mentions: ["no imported model", "treerpo import", "choose another workspace (--workspace)"])
         }
     }
@@ -186,7 +184,7 @@ import ModelIO
         let root = try BundledModel.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try BundledModel.workspace(in: root)
-        let o = try ExitStatusTests.run(["sample", "--workspace", ws.root.path, "--prompt", "x", "--depth", "1",
+        let o = try TreerpoProgram.run(["sample", "--workspace", ws.root.path, "--prompt", "x", "--depth", "1",
                                          "--max-memory", "1KB", "--threads", "1"])
         ExitStatusTests.expectPlain(o, status: 2, mentions: ["over the memory limit", "or raise the memory limit (--max-memory)"])
     }
@@ -197,7 +195,7 @@ import ModelIO
 @Suite struct HelpTests {
     @Test(arguments: [[], ["import"], ["generate"], ["sample"], ["finetune"], ["eval"], ["compare"], ["export"], ["report"], ["bench"], ["bench", "train"], ["diagnose"], ["diagnose", "gradient-snr"]])
     func helpPrintsUsageAndExitsZero(command: [String]) throws {
-        let o = try SampleCommandTests.run(command + ["--help"])
+        let o = try TreerpoProgram.run(command + ["--help"])
         #expect(o.status == 0, "\(command) --help exited \(o.status): \(o.stderr)")
         #expect(o.stdout.contains("USAGE: treerpo"), "\(command) --help printed: \(o.stdout.prefix(300)) \(o.stderr.prefix(300))")
         #expect(!o.stderr.contains("Error"), "\(o.stderr)")

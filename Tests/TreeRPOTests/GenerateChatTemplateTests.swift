@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import ModelIO
 import Sampling
 import Transformer
@@ -10,10 +11,10 @@ import Transformer
 /// rendered template (as transformers' apply_chat_template renders it), encoded without the
 /// tokenizer's own special tokens; none keeps the prompt as is; auto without a template fails.
 @Suite struct GenerateChatTemplateTests {
-    typealias Outcome = SampleCommandTests.Outcome
+    typealias Outcome = TreerpoProgram.Outcome
 
     static func generate(_ ws: URL, _ extra: [String]) throws -> Outcome {
-        try SampleCommandTests.run(["generate", "--workspace", ws.path, "--prompt", "What is 12 + 30?", "--greedy",
+        try TreerpoProgram.run(["generate", "--workspace", ws.path, "--prompt", "What is 12 + 30?", "--greedy",
                                     "--max-tokens", "6", "--json", "--threads", "1"] + extra)
     }
 

@@ -9,10 +9,6 @@ import TestSupport
 /// both at minimal sizes. What the library computes is tested elsewhere; these check that the
 /// commands parse their options, pass them through, print what they claim, and fail clearly.
 @Suite struct SampleCommandTests {
-    typealias Outcome = TreerpoProgram.Outcome
-
-    static func run(_ arguments: [String]) throws -> Outcome { try TreerpoProgram.run(arguments) }
-
     /// D = 2, branching 3,2, 2-token steps, 10-token budget: small enough to run in a second on
     /// the bundled model, deep enough that level-1 nodes branch (its answers are longer than 2 tokens).
     static func sampleArguments(_ ws: URL, seed: Int) -> [String] {
@@ -35,7 +31,7 @@ import TestSupport
         defer { try? FileManager.default.removeItem(at: root) }
         let ws = try BundledModel.workspace(in: root).root
 
-        let first = try Self.run(Self.sampleArguments(ws, seed: 7))
+        let first = try TreerpoProgram.run(Self.sampleArguments(ws, seed: 7))
         #expect(first.status == 0, "treerpo sample failed: \(first.stderr)")
         let dump = try Self.parse(first.stdout)
         let nodes = try #require(dump["nodes"] as? [[String: Any]])
@@ -72,15 +68,15 @@ import TestSupport
         #expect(stats["computed_tokens"] as? Int == promptTokens.count + nodes.reduce(0) { $0 + (($1["tokens"] as? [Int])?.count ?? 0) } - leaves)
 
         // Same seed, same tree (token for token, log-prob for log-prob); another seed, another.
-        let again = try Self.run(Self.sampleArguments(ws, seed: 7))
+        let again = try TreerpoProgram.run(Self.sampleArguments(ws, seed: 7))
         #expect(again.status == 0)
         #expect(NSDictionary(dictionary: try Self.parse(again.stdout)).isEqual(to: dump), "same seed, different JSON")
-        let other = try Self.run(Self.sampleArguments(ws, seed: 8))
+        let other = try TreerpoProgram.run(Self.sampleArguments(ws, seed: 8))
         #expect(other.status == 0)
         #expect(!NSDictionary(dictionary: try Self.parse(other.stdout)).isEqual(to: dump), "seeds 7 and 8 gave the same tree")
 
         // The drawing (no --json) names every node's finish reason.
-        let drawn = try Self.run(Array(Self.sampleArguments(ws, seed: 7).dropLast()))
+        let drawn = try TreerpoProgram.run(Array(Self.sampleArguments(ws, seed: 7).dropLast()))
         #expect(drawn.status == 0)
         #expect(drawn.stdout.contains("step end") && drawn.stdout.contains("\(leaves) leaves"), "\(drawn.stdout)")
     }
@@ -93,14 +89,14 @@ import TestSupport
         (["--max-memory", "lots"], "--max-memory"),
     ])
     func badOptionFailsNamingIt(option: [String], named: String) throws {
-        let outcome = try Self.run(["sample", "--workspace", "/nonexistent", "--prompt", "x", "--depth", "2"] + option)
+        let outcome = try TreerpoProgram.run(["sample", "--workspace", "/nonexistent", "--prompt", "x", "--depth", "2"] + option)
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains(named), "stderr: \(outcome.stderr)")
         #expect(outcome.stdout.isEmpty)
     }
 
     @Test func sampleWithoutAWorkspaceSaysWhatIsMissing() throws {
-        let outcome = try Self.run(["sample", "--workspace", "/nonexistent-treerpo-ws", "--prompt", "x"])
+        let outcome = try TreerpoProgram.run(["sample", "--workspace", "/nonexistent-treerpo-ws", "--prompt", "x"])
         #expect(outcome.status != 0)
         #expect(outcome.stderr.contains("/nonexistent-treerpo-ws/base") && outcome.stderr.contains("treerpo import"), "stderr: \(outcome.stderr)")
     }
@@ -109,7 +105,7 @@ import TestSupport
     /// both sides run, the same number of answers, and the tree computes each token once.
     @Test func benchSampleRunsBothSidesOnATinyModel() throws {
         let model = BundledModel.repoRoot.appendingPathComponent("Fixtures/models/qwen2-hf")
-        let outcome = try Self.run(["bench", "sample", "--model", model.path, "--prompts", "2", "--prompt-tokens", "3",
+        let outcome = try TreerpoProgram.run(["bench", "sample", "--model", model.path, "--prompts", "2", "--prompt-tokens", "3",
                                     "--depth", "2", "--branching", "2", "--step-tokens", "2", "--max-response-tokens", "6",
                                     "--rounds", "1", "--threads", "1"])
         #expect(outcome.status == 0, "bench sample failed: \(outcome.stderr)")
